@@ -1,0 +1,277 @@
+package main
+
+import (
+	"crypto"
+	"encoding/base64"
+	"errors"
+	"fmt"
+	"net/netip"
+	"net/url"
+	"os"
+	"strings"
+	"time"
+
+	"github.com/kelseyhightower/envconfig"
+
+	"github.com/wxlogin/wxlogin/token"
+)
+
+// envPrefix prefixes every environment variable.
+const envPrefix = "WXLOGIN"
+
+// Secret is a configuration value that must never be printed: its String
+// and LogValue hide it, so a stray %v or slog attribute cannot leak it.
+type Secret string
+
+// String hides the value.
+func (s Secret) String() string {
+	if s == "" {
+		return ""
+	}
+	return "[redacted]"
+}
+
+// GoString hides the value from %#v too.
+func (s Secret) GoString() string { return s.String() }
+
+// Config is every setting of the server, read from WXLOGIN_* environment
+// variables. The desc tags are what `wxlogin -h` prints.
+type Config struct {
+	// Dev turns on development mode: fake WeChat in process, generated keys.
+	Dev bool `envconfig:"DEV" default:"false" desc:"development mode: in-process fake WeChat, keys generated at start-up; never in production"`
+	// Addr is the listen address.
+	Addr string `envconfig:"ADDR" default:":8080" desc:"listen address"`
+	// AppID is the mini program's AppID.
+	AppID string `envconfig:"APPID" desc:"the mini program's AppID (required, not in dev mode)"`
+	// Secret is the mini program's AppSecret.
+	Secret Secret `envconfig:"SECRET" desc:"the mini program's AppSecret (required, not in dev mode)"`
+	// SecretFile names a file holding Secret.
+	SecretFile string `envconfig:"SECRET_FILE" desc:"file holding WXLOGIN_SECRET"`
+	// WeChatBaseURL is WeChat's API origin; tests point it at a fake.
+	WeChatBaseURL string `envconfig:"WECHAT_BASE_URL" default:"https://api.weixin.qq.com" desc:"WeChat API base URL"`
+	// Issuer is the iss claim and the base URL of the discovery document.
+	Issuer string `envconfig:"ISSUER" desc:"iss claim and base URL of the discovery document (required; dev: http://localhost:<port>)"`
+	// Audience is the aud claim; the AppID when empty.
+	Audience string `envconfig:"AUDIENCE" desc:"aud claim (default: the AppID)"`
+	// TokenTTL is the token lifetime.
+	TokenTTL time.Duration `envconfig:"TOKEN_TTL" default:"2h" desc:"token lifetime, Go duration, 1m to 168h"`
+	// SigningKey is the PEM private key that signs tokens.
+	SigningKey Secret `envconfig:"SIGNING_KEY" desc:"PEM private key, EC P-256 (ES256) or Ed25519 (EdDSA) (required, not in dev mode)"`
+	// SigningKeyFile names a file holding SigningKey.
+	SigningKeyFile string `envconfig:"SIGNING_KEY_FILE" desc:"file holding WXLOGIN_SIGNING_KEY"`
+	// VerifyKeys are PEM public keys still published after a rotation.
+	VerifyKeys Secret `envconfig:"VERIFY_KEYS" desc:"PEM public keys still published for verification after a rotation"`
+	// VerifyKeysFile names a file holding VerifyKeys.
+	VerifyKeysFile string `envconfig:"VERIFY_KEYS_FILE" desc:"file holding WXLOGIN_VERIFY_KEYS"`
+	// SessionKeySecret is base64 of the 32-byte AES-256-GCM key for sk.
+	SessionKeySecret Secret `envconfig:"SESSION_KEY_SECRET" desc:"base64 of 32 random bytes: AES-256-GCM key for the sk claim (required, not in dev mode)"`
+	// SessionKeySecretFile names a file holding SessionKeySecret.
+	SessionKeySecretFile string `envconfig:"SESSION_KEY_SECRET_FILE" desc:"file holding WXLOGIN_SESSION_KEY_SECRET"`
+	// WeChatTimeout is the deadline of one WeChat API call.
+	WeChatTimeout time.Duration `envconfig:"WECHAT_TIMEOUT" default:"5s" desc:"deadline for one WeChat API call, 100ms to 60s"`
+	// RateLimit is logins per minute per client IP; 0 turns it off.
+	RateLimit int `envconfig:"RATE_LIMIT" default:"600" desc:"logins per minute per client IP; 0 turns the limit off"`
+	// TrustedProxies are CIDRs whose X-Forwarded-For is believed.
+	TrustedProxies []string `envconfig:"TRUSTED_PROXIES" desc:"comma-separated CIDRs whose X-Forwarded-For is believed for the client IP"`
+	// ShutdownTimeout bounds how long in-flight requests may take to
+	// finish after SIGTERM.
+	ShutdownTimeout time.Duration `envconfig:"SHUTDOWN_TIMEOUT" default:"15s" desc:"how long in-flight requests may take to finish after SIGTERM"`
+	// LogFormat is json or text; json by default, text in dev mode.
+	LogFormat string `envconfig:"LOG_FORMAT" desc:"json or text (default json; text in dev mode)"`
+	// LogLevel is debug, info, warn or error.
+	LogLevel string `envconfig:"LOG_LEVEL" default:"info" desc:"debug, info, warn or error"`
+
+	// Now is the clock; tests inject one.
+	Now func() time.Time `ignored:"true"`
+}
+
+// loadConfig reads the environment into a Config, with the _FILE forms
+// of every secret resolved. It does not validate.
+func loadConfig() (*Config, error) {
+	var c Config
+	if err := envconfig.Process(envPrefix, &c); err != nil {
+		var pe *envconfig.ParseError
+		if errors.As(err, &pe) {
+			// envconfig's message quotes the value; only non-secret fields
+			// can fail to parse, but name the variable the user set.
+			return nil, fmt.Errorf("%s: cannot parse %q as %s", pe.KeyName, pe.Value, pe.TypeName)
+		}
+		return nil, err
+	}
+	var problems []string
+	for _, f := range []struct {
+		name string
+		file string
+		dst  *Secret
+	}{
+		{"SECRET", c.SecretFile, &c.Secret},
+		{"SIGNING_KEY", c.SigningKeyFile, &c.SigningKey},
+		{"VERIFY_KEYS", c.VerifyKeysFile, &c.VerifyKeys},
+		{"SESSION_KEY_SECRET", c.SessionKeySecretFile, &c.SessionKeySecret},
+	} {
+		if f.file == "" {
+			continue
+		}
+		if *f.dst != "" {
+			problems = append(problems, fmt.Sprintf("%s_%s and %s_%s_FILE are both set; set one", envPrefix, f.name, envPrefix, f.name))
+			continue
+		}
+		b, err := os.ReadFile(f.file)
+		if err != nil {
+			problems = append(problems, fmt.Sprintf("%s_%s_FILE: cannot read the file: %v", envPrefix, f.name, errors.Unwrap(err)))
+			continue
+		}
+		*f.dst = Secret(strings.TrimRight(string(b), "\r\n"))
+	}
+	if len(problems) > 0 {
+		return nil, errors.New(strings.Join(problems, "\n"))
+	}
+	return &c, nil
+}
+
+// devAppID is the AppID dev mode uses when none is set.
+const devAppID = "wxdevfake000000000"
+
+// settings are the parsed, checked forms of the secret values.
+type settings struct {
+	signer      crypto.Signer
+	alg         string
+	verifyKeys  []token.Key
+	sealSecret  []byte
+	trusted     []netip.Prefix
+	generatedSK bool // dev mode made the signing key
+}
+
+// Validate checks every variable and reports all problems at once, each
+// naming its variable. Messages never include a secret's value.
+func (c *Config) Validate() (*settings, error) {
+	var problems []string
+	bad := func(name, format string, args ...any) {
+		problems = append(problems, fmt.Sprintf("%s_%s: %s", envPrefix, name, fmt.Sprintf(format, args...)))
+	}
+	missing := func(name string) { bad(name, "required, not set") }
+
+	s := &settings{}
+	if !c.Dev {
+		if c.AppID == "" {
+			missing("APPID")
+		}
+		if c.Secret == "" {
+			missing("SECRET")
+		}
+		if c.Issuer == "" {
+			missing("ISSUER")
+		}
+		if c.SigningKey == "" {
+			missing("SIGNING_KEY")
+		}
+		if c.SessionKeySecret == "" {
+			missing("SESSION_KEY_SECRET")
+		}
+	}
+	if c.Addr == "" {
+		missing("ADDR")
+	}
+	if c.Issuer != "" {
+		u, err := url.Parse(c.Issuer)
+		if err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" || u.RawQuery != "" || u.Fragment != "" {
+			bad("ISSUER", "must be an absolute http(s) URL without query or fragment, such as https://login.example.com")
+		}
+	}
+	if !c.Dev || c.WeChatBaseURL != "" {
+		u, err := url.Parse(c.WeChatBaseURL)
+		if err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" {
+			bad("WECHAT_BASE_URL", "must be an absolute http(s) URL")
+		}
+	}
+	if c.TokenTTL < time.Minute || c.TokenTTL > 168*time.Hour {
+		bad("TOKEN_TTL", "%s is out of range; want 1m to 168h", c.TokenTTL)
+	} else if c.TokenTTL%time.Second != 0 {
+		bad("TOKEN_TTL", "must be a whole number of seconds")
+	}
+	if c.WeChatTimeout < 100*time.Millisecond || c.WeChatTimeout > time.Minute {
+		bad("WECHAT_TIMEOUT", "%s is out of range; want 100ms to 60s", c.WeChatTimeout)
+	}
+	if c.ShutdownTimeout < 0 {
+		bad("SHUTDOWN_TIMEOUT", "must not be negative")
+	}
+	if c.RateLimit < 0 {
+		bad("RATE_LIMIT", "must be 0 (off) or a positive number of logins per minute")
+	}
+	switch c.LogFormat {
+	case "", "json", "text":
+	default:
+		bad("LOG_FORMAT", "must be json or text")
+	}
+	switch strings.ToLower(c.LogLevel) {
+	case "debug", "info", "warn", "error":
+	default:
+		bad("LOG_LEVEL", "must be debug, info, warn or error")
+	}
+	if c.SigningKey != "" {
+		signer, alg, err := token.ParsePrivateKey([]byte(unescapePEM(string(c.SigningKey))))
+		if err != nil {
+			bad("SIGNING_KEY", "%v", err)
+		} else {
+			s.signer, s.alg = signer, alg
+		}
+	}
+	if c.VerifyKeys != "" {
+		keys, err := token.ParsePublicKeys([]byte(unescapePEM(string(c.VerifyKeys))))
+		if err != nil {
+			bad("VERIFY_KEYS", "%v", err)
+		}
+		s.verifyKeys = keys
+	}
+	if c.SessionKeySecret != "" {
+		b, err := decodeBase64(string(c.SessionKeySecret))
+		switch {
+		case err != nil:
+			bad("SESSION_KEY_SECRET", "is not valid base64")
+		case len(b) != token.SecretSize:
+			bad("SESSION_KEY_SECRET", "decodes to %d bytes; want %d (run `wxlogin keygen`)", len(b), token.SecretSize)
+		default:
+			s.sealSecret = b
+		}
+	}
+	for _, p := range c.TrustedProxies {
+		p = strings.TrimSpace(p)
+		if p == "" {
+			continue
+		}
+		prefix, err := netip.ParsePrefix(p)
+		if err != nil {
+			addr, aerr := netip.ParseAddr(p)
+			if aerr != nil {
+				bad("TRUSTED_PROXIES", "%q is not a CIDR or an IP address", p)
+				continue
+			}
+			prefix = netip.PrefixFrom(addr, addr.BitLen())
+		}
+		s.trusted = append(s.trusted, prefix.Masked())
+	}
+	if len(problems) > 0 {
+		return nil, errors.New("configuration:\n  " + strings.Join(problems, "\n  "))
+	}
+	return s, nil
+}
+
+// unescapePEM accepts a PEM written on one line with literal \n, the only
+// form Docker's --env-file and many secret stores can hold.
+func unescapePEM(s string) string {
+	if !strings.Contains(s, "\n") && strings.Contains(s, `\n`) {
+		return strings.ReplaceAll(s, `\n`, "\n")
+	}
+	return s
+}
+
+// decodeBase64 accepts standard or URL-safe base64, padded or not.
+func decodeBase64(s string) ([]byte, error) {
+	s = strings.TrimSpace(s)
+	for _, enc := range []*base64.Encoding{base64.StdEncoding, base64.RawStdEncoding, base64.URLEncoding, base64.RawURLEncoding} {
+		if b, err := enc.DecodeString(s); err == nil {
+			return b, nil
+		}
+	}
+	return nil, errors.New("not base64")
+}

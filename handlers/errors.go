@@ -1,0 +1,197 @@
+package handlers
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"log/slog"
+	"net/http"
+	"strconv"
+
+	"github.com/go-chi/chi/v5/middleware"
+
+	"github.com/wxlogin/wxlogin/token"
+	"github.com/wxlogin/wxlogin/wechat"
+)
+
+// Error codes, as in the contract's error table, plus the three the
+// router and the panic handler need.
+const (
+	CodeInvalidRequest       = "invalid_request"
+	CodeInvalidCode          = "invalid_code"
+	CodeInvalidToken         = "invalid_token"
+	CodeUserBlocked          = "user_blocked"
+	CodeDecryptFailed        = "decrypt_failed"
+	CodePayloadTooLarge      = "payload_too_large"
+	CodeUnsupportedMediaType = "unsupported_media_type"
+	CodeRateLimited          = "rate_limited"
+	CodeUpstreamError        = "upstream_error"
+	CodeUpstreamUnavailable  = "upstream_unavailable"
+	CodeUpstreamTimeout      = "upstream_timeout"
+	CodeNotFound             = "not_found"
+	CodeMethodNotAllowed     = "method_not_allowed"
+	CodeInternal             = "internal_error"
+)
+
+// statuses is the one table from code to HTTP status.
+var statuses = map[string]int{
+	CodeInvalidRequest:       http.StatusBadRequest,
+	CodeInvalidCode:          http.StatusUnauthorized,
+	CodeInvalidToken:         http.StatusUnauthorized,
+	CodeUserBlocked:          http.StatusForbidden,
+	CodeDecryptFailed:        http.StatusBadRequest,
+	CodePayloadTooLarge:      http.StatusRequestEntityTooLarge,
+	CodeUnsupportedMediaType: http.StatusUnsupportedMediaType,
+	CodeRateLimited:          http.StatusTooManyRequests,
+	CodeUpstreamError:        http.StatusBadGateway,
+	CodeUpstreamUnavailable:  http.StatusServiceUnavailable,
+	CodeUpstreamTimeout:      http.StatusGatewayTimeout,
+	CodeNotFound:             http.StatusNotFound,
+	CodeMethodNotAllowed:     http.StatusMethodNotAllowed,
+	CodeInternal:             http.StatusInternalServerError,
+}
+
+// Error is a failure with a contract code and a detail that is safe to
+// show the client. Err, when set, is the cause; it is logged for 5xx
+// answers and never sent.
+type Error struct {
+	Code       string
+	Detail     string
+	Err        error
+	RetryAfter int // seconds, for rate_limited; 0 leaves Retry-After unset
+}
+
+// Error returns the code and detail, and the cause when there is one.
+func (e *Error) Error() string {
+	if e.Err != nil {
+		return e.Code + ": " + e.Detail + ": " + e.Err.Error()
+	}
+	return e.Code + ": " + e.Detail
+}
+
+// Unwrap returns the cause.
+func (e *Error) Unwrap() error { return e.Err }
+
+// errorf is shorthand for an *Error without a cause.
+func errorf(code, detail string) *Error { return &Error{Code: code, Detail: detail} }
+
+// Problem is an RFC 9457 problem details body with wxlogin's extra
+// members.
+type Problem struct {
+	Type      string `json:"type"`
+	Title     string `json:"title"`
+	Status    int    `json:"status"`
+	Detail    string `json:"detail,omitempty"`
+	Code      string `json:"code"`
+	RequestID string `json:"request_id,omitempty"`
+}
+
+// asError turns any error into the *Error to answer with. Errors that
+// are not already coded are classified by their sentinel: WeChat's, the
+// token package's, or internal.
+func asError(err error) *Error {
+	var e *Error
+	if errors.As(err, &e) {
+		return e
+	}
+	switch {
+	case errors.Is(err, wechat.ErrInvalidCode):
+		return &Error{Code: CodeInvalidCode, Detail: "WeChat says the code is invalid, expired or already used; call wx.login again", Err: err}
+	case errors.Is(err, wechat.ErrBlocked):
+		return &Error{Code: CodeUserBlocked, Detail: "WeChat flags this user as high-risk", Err: err}
+	case errors.Is(err, wechat.ErrRateLimited):
+		return &Error{Code: CodeRateLimited, Detail: "WeChat's rate limit was reached; retry later", Err: err, RetryAfter: 60}
+	case errors.Is(err, wechat.ErrBusy), errors.Is(err, wechat.ErrUnavailable):
+		return &Error{Code: CodeUpstreamUnavailable, Detail: "WeChat is busy or unreachable; retry shortly", Err: err}
+	case errors.Is(err, wechat.ErrTimeout):
+		return &Error{Code: CodeUpstreamTimeout, Detail: "WeChat did not answer in time", Err: err}
+	case errors.Is(err, wechat.ErrMisconfigured):
+		return &Error{Code: CodeUpstreamError, Detail: "WeChat rejected this server's configuration", Err: err}
+	case errors.Is(err, wechat.ErrUpstream), errors.Is(err, wechat.ErrAccessToken):
+		return &Error{Code: CodeUpstreamError, Detail: "WeChat answered with an error", Err: err}
+	case errors.Is(err, token.ErrInvalid):
+		return &Error{Code: CodeInvalidToken, Detail: tokenDetail(err), Err: err}
+	default:
+		return &Error{Code: CodeInternal, Detail: "internal error", Err: err}
+	}
+}
+
+func tokenDetail(err error) string {
+	switch {
+	case errors.Is(err, token.ErrExpired):
+		return "the token has expired; log in again"
+	case errors.Is(err, token.ErrNotYetValid):
+		return "the token is not valid yet"
+	default:
+		return "the token is not valid"
+	}
+}
+
+// writeError is the one error writer: it answers err as problem JSON and
+// logs only what is unexpected (5xx, and WeChat rejecting our credentials).
+func (s *server) writeError(w http.ResponseWriter, r *http.Request, err error) {
+	e := asError(err)
+	status, ok := statuses[e.Code]
+	if !ok {
+		status = http.StatusInternalServerError
+	}
+	reqID := middleware.GetReqID(r.Context())
+	setOutcome(r.Context(), e.Code)
+
+	switch {
+	case errors.Is(e.Err, wechat.ErrMisconfigured):
+		s.log.ErrorContext(r.Context(), "WeChat rejects WXLOGIN_APPID or WXLOGIN_SECRET: no user can log in until it is fixed",
+			"request_id", reqID, "err", e.Err)
+	case status >= 500 && !errors.Is(e.Err, context.Canceled):
+		s.log.ErrorContext(r.Context(), "request failed", "request_id", reqID, "code", e.Code, "err", e.Err)
+	}
+
+	h := w.Header()
+	h.Set("Content-Type", "application/problem+json")
+	h.Set("Cache-Control", "no-store")
+	if e.Code == CodeInvalidToken {
+		if errors.Is(e.Err, errNoToken) {
+			h.Set("WWW-Authenticate", `Bearer realm="wxlogin"`)
+		} else {
+			h.Set("WWW-Authenticate", `Bearer realm="wxlogin", error="invalid_token"`)
+		}
+	}
+	if e.RetryAfter > 0 {
+		h.Set("Retry-After", strconv.Itoa(e.RetryAfter))
+	}
+	w.WriteHeader(status)
+	json.NewEncoder(w).Encode(Problem{
+		Type:      "about:blank",
+		Title:     http.StatusText(status),
+		Status:    status,
+		Detail:    e.Detail,
+		Code:      e.Code,
+		RequestID: reqID,
+	})
+}
+
+// writeJSON answers v with status 200 and no caching.
+func writeJSON(w http.ResponseWriter, v any) {
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Cache-Control", "no-store")
+	json.NewEncoder(w).Encode(v)
+}
+
+// outcome carries the error code of a request to the request logger.
+type outcome struct{ code string }
+
+type outcomeKey struct{}
+
+func setOutcome(ctx context.Context, code string) {
+	if o, ok := ctx.Value(outcomeKey{}).(*outcome); ok {
+		o.code = code
+	}
+}
+
+// logValue keeps slog from ever printing more than the code of an outcome.
+func (o *outcome) logValue() slog.Value {
+	if o.code == "" {
+		return slog.StringValue("ok")
+	}
+	return slog.StringValue(o.code)
+}

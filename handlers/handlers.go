@@ -1,0 +1,82 @@
+// Package handlers is wxlogin's HTTP layer: it decodes requests, calls
+// WeChat and the token package, and encodes answers. Every route is listed
+// in routes.go; every failure is answered by one writer as RFC 9457
+// problem JSON with a contract code (errors.go).
+package handlers
+
+import (
+	"context"
+	"log/slog"
+	"net/http"
+	"sync/atomic"
+	"time"
+
+	"github.com/wxlogin/wxlogin/token"
+	"github.com/wxlogin/wxlogin/wechat"
+)
+
+// WeChat is what the handlers need from WeChat's APIs.
+type WeChat interface {
+	Code2Session(ctx context.Context, code string) (wechat.Session, error)
+}
+
+// Issuer signs tokens and opens the session_key sealed in one.
+type Issuer interface {
+	Issue(openid, unionid, sessionKey string) (token.Issued, error)
+	TTL() time.Duration
+	OpenSessionKey(c *token.Claims) (string, error)
+}
+
+// Verifier checks a bearer token.
+type Verifier interface {
+	Verify(tokenString string) (*token.Claims, error)
+}
+
+// Deps is everything the HTTP layer depends on, built by main. It is a
+// struct rather than a parameter list because it grows with the API.
+type Deps struct {
+	Logger    *slog.Logger
+	AppID     string      // the mini program's AppID
+	Issuer    string      // the iss claim and base URL of the discovery document
+	WeChat    WeChat      // jscode2session and friends
+	Tokens    Issuer      // signs tokens
+	Verifier  Verifier    // verifies bearer tokens
+	Keys      []token.Key // every published verification key
+	Readiness *Readiness  // flips /readyz during shutdown; nil means always ready
+}
+
+// Readiness is the state /readyz reports. The zero value is ready.
+type Readiness struct{ draining atomic.Bool }
+
+// Drain makes /readyz fail from now on, so load balancers stop sending
+// new requests while in-flight ones finish.
+func (r *Readiness) Drain() { r.draining.Store(true) }
+
+// Ready reports whether the server takes new traffic.
+func (r *Readiness) Ready() bool { return r == nil || !r.draining.Load() }
+
+// server holds the dependencies the handler closures share.
+type server struct {
+	Deps
+	log       *slog.Logger
+	jwks      []byte
+	discovery []byte
+}
+
+// New returns the HTTP handler of the whole API.
+func New(d Deps) (http.Handler, error) {
+	if d.Logger == nil {
+		d.Logger = slog.New(slog.DiscardHandler)
+	}
+	jwks, err := token.MarshalJWKS(d.Keys)
+	if err != nil {
+		return nil, err
+	}
+	s := &server{
+		Deps:      d,
+		log:       d.Logger,
+		jwks:      jwks,
+		discovery: token.NewDiscovery(d.Issuer, d.Keys).JSON(),
+	}
+	return s.routes(), nil
+}

@@ -1,0 +1,72 @@
+package handlers
+
+import (
+	"net/http"
+	"unicode/utf8"
+)
+
+// maxCodeLen bounds a login or phone code; WeChat's are 32 characters.
+const maxCodeLen = 256
+
+type loginRequest struct {
+	Code string `json:"code"`
+}
+
+type loginResponse struct {
+	Token     string `json:"token"`
+	TokenType string `json:"token_type"`
+	ExpiresIn int64  `json:"expires_in"`
+	OpenID    string `json:"openid"`
+	UnionID   string `json:"unionid,omitempty"`
+}
+
+// handleLogin exchanges a wx.login code for a signed token.
+func (s *server) handleLogin() http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		var req loginRequest
+		if err := decodeJSON(w, r, &req, false); err != nil {
+			s.writeError(w, r, err)
+			return
+		}
+		if err := checkCode(req.Code); err != nil {
+			s.writeError(w, r, err)
+			return
+		}
+		sess, err := s.WeChat.Code2Session(r.Context(), req.Code)
+		if err != nil {
+			s.writeError(w, r, err)
+			return
+		}
+		issued, err := s.Tokens.Issue(sess.OpenID, sess.UnionID, sess.SessionKey)
+		if err != nil {
+			s.writeError(w, r, err)
+			return
+		}
+		writeJSON(w, loginResponse{
+			Token:     issued.Token,
+			TokenType: "Bearer",
+			ExpiresIn: int64(s.Tokens.TTL().Seconds()),
+			OpenID:    sess.OpenID,
+			UnionID:   sess.UnionID,
+		})
+	}
+}
+
+// checkCode rejects a code that cannot be WeChat's before any upstream
+// call spends quota on it.
+func checkCode(code string) error {
+	switch {
+	case code == "":
+		return errorf(CodeInvalidRequest, `field "code" is required and must not be empty`)
+	case len(code) > maxCodeLen:
+		return errorf(CodeInvalidRequest, `field "code" is too long to be a WeChat code`)
+	case !utf8.ValidString(code):
+		return errorf(CodeInvalidRequest, `field "code" is not valid UTF-8`)
+	}
+	for _, c := range code {
+		if c < 0x21 || c == 0x7f {
+			return errorf(CodeInvalidRequest, `field "code" holds spaces or control characters`)
+		}
+	}
+	return nil
+}

@@ -1,0 +1,214 @@
+package main
+
+import (
+	"context"
+	"crypto/rand"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/kelseyhightower/envconfig"
+
+	"github.com/wxlogin/wxlogin/handlers"
+	"github.com/wxlogin/wxlogin/token"
+	"github.com/wxlogin/wxlogin/wechat"
+	"github.com/wxlogin/wxlogin/wechat/wechattest"
+)
+
+// runServe loads the configuration, serves HTTP until ctx ends, then
+// drains: /readyz fails at once and in-flight requests get
+// ShutdownTimeout to finish.
+func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := flag.NewFlagSet("wxlogin serve", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	dev := fs.Bool("dev", false, "development mode (same as WXLOGIN_DEV=true)")
+	fs.Usage = func() {
+		fmt.Fprintln(stdout, "usage: wxlogin [serve] [-dev] | wxlogin keygen [-ed25519] | wxlogin healthcheck")
+		fmt.Fprintln(stdout, "\nFlags of serve:")
+		fs.SetOutput(stdout)
+		fs.PrintDefaults()
+		fmt.Fprintln(stdout, "\nConfiguration comes from these environment variables:")
+		envconfig.Usagef(envPrefix, &Config{}, stdout, envconfig.DefaultTableFormat)
+	}
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return nil
+		}
+		return err
+	}
+	if fs.NArg() > 0 {
+		return fmt.Errorf("serve: unexpected argument %q", fs.Arg(0))
+	}
+	cfg, err := loadConfig()
+	if err != nil {
+		return err
+	}
+	if *dev {
+		cfg.Dev = true
+	}
+	set, err := cfg.Validate()
+	if err != nil {
+		return err
+	}
+	logger := newLogger(cfg, stderr)
+
+	ln, err := net.Listen("tcp", cfg.Addr)
+	if err != nil {
+		return fmt.Errorf("listen on %s: %w", cfg.Addr, err)
+	}
+	defer ln.Close()
+	a, err := newApp(cfg, set, logger, ln.Addr())
+	if err != nil {
+		return err
+	}
+
+	srv := &http.Server{
+		Handler:           a.handler,
+		ReadHeaderTimeout: 5 * time.Second,
+		ReadTimeout:       10 * time.Second,
+		// The slowest request makes up to four WeChat calls (/v1/phone:
+		// access token, exchange, refetch, retry).
+		WriteTimeout:   4*cfg.WeChatTimeout + 10*time.Second,
+		IdleTimeout:    120 * time.Second,
+		MaxHeaderBytes: 16 << 10,
+		ErrorLog:       slog.NewLogLogger(logger.Handler(), slog.LevelWarn),
+	}
+	errc := make(chan error, 1)
+	go func() { errc <- srv.Serve(ln) }()
+
+	url := "http://" + ln.Addr().String()
+	logger.Info("listening", "addr", ln.Addr().String(), "issuer", a.issuer, "alg", a.alg, "kid", a.kid, "dev", cfg.Dev)
+	fmt.Fprintf(stdout, "wxlogin listening on %s\n", url)
+	if cfg.Dev {
+		fmt.Fprintf(stdout, "\nDevelopment mode. Try:\n  curl -s %s/v1/login -H 'Content-Type: application/json' -d '{\"code\":\"any-code-you-like\"}'\n\n", localURL(ln.Addr()))
+	}
+
+	select {
+	case err := <-errc:
+		return fmt.Errorf("serve: %w", err)
+	case <-ctx.Done():
+	}
+	a.readiness.Drain()
+	logger.Info("shutting down: draining in-flight requests", "timeout", cfg.ShutdownTimeout.String())
+	sctx, cancel := context.WithTimeout(context.Background(), cfg.ShutdownTimeout)
+	defer cancel()
+	if err := srv.Shutdown(sctx); err != nil {
+		srv.Close()
+		return fmt.Errorf("shutdown: requests still running after %s: %w", cfg.ShutdownTimeout, err)
+	}
+	logger.Info("stopped")
+	return nil
+}
+
+// localURL is the address a person on this machine types into curl.
+func localURL(addr net.Addr) string {
+	_, port, _ := net.SplitHostPort(addr.String())
+	return "http://localhost:" + port
+}
+
+// newLogger logs JSON, or text in dev mode, at the configured level.
+func newLogger(cfg *Config, w io.Writer) *slog.Logger {
+	var level slog.Level
+	level.UnmarshalText([]byte(strings.ToUpper(cfg.LogLevel)))
+	opts := &slog.HandlerOptions{Level: level}
+	format := cfg.LogFormat
+	if format == "" {
+		format = "json"
+		if cfg.Dev {
+			format = "text"
+		}
+	}
+	if format == "text" {
+		return slog.New(slog.NewTextHandler(w, opts))
+	}
+	return slog.New(slog.NewJSONHandler(w, opts))
+}
+
+// app is the wired server.
+type app struct {
+	handler   http.Handler
+	readiness *handlers.Readiness
+	issuer    string
+	alg, kid  string
+}
+
+// newApp builds every piece from the checked configuration. In dev mode it
+// fills what is missing: a fake WeChat in process, generated keys.
+func newApp(cfg *Config, set *settings, logger *slog.Logger, addr net.Addr) (*app, error) {
+	appID, issuerURL := cfg.AppID, cfg.Issuer
+	httpClient := wechat.NewHTTPClient()
+	baseURL := cfg.WeChatBaseURL
+	secret := string(cfg.Secret)
+
+	if cfg.Dev {
+		logger.Warn("DEVELOPMENT MODE: WeChat is faked in process and keys are generated at start-up; tokens from this server prove nothing. Never run this in production.")
+		if appID == "" {
+			appID = devAppID
+		}
+		if secret == "" {
+			secret = "dev-secret"
+		}
+		if issuerURL == "" {
+			issuerURL = localURL(addr)
+		}
+		fake := wechattest.New(wechattest.Options{AppID: appID, Secret: secret, AllowReuse: true})
+		httpClient = &http.Client{Transport: fake.Transport()}
+		baseURL = "http://wechat.fake"
+		if set.signer == nil {
+			pemKey, err := token.GenerateKey(token.ES256)
+			if err != nil {
+				return nil, err
+			}
+			set.signer, set.alg, _ = token.ParsePrivateKey(pemKey)
+		}
+		if set.sealSecret == nil {
+			set.sealSecret = make([]byte, token.SecretSize)
+			rand.Read(set.sealSecret)
+		}
+	}
+	audience := cfg.Audience
+	if audience == "" {
+		audience = appID
+	}
+
+	sealer, err := token.NewSealer(set.sealSecret)
+	if err != nil {
+		return nil, err
+	}
+	iss, err := token.NewIssuer(token.IssuerConfig{
+		Key: set.signer, Issuer: issuerURL, Audience: audience, AppID: appID,
+		TTL: cfg.TokenTTL, Sealer: sealer, Now: cfg.Now,
+	})
+	if err != nil {
+		return nil, err
+	}
+	keys := []token.Key{iss.Key()}
+	for _, k := range set.verifyKeys {
+		if k.KID != iss.Key().KID {
+			keys = append(keys, k)
+		}
+	}
+	ver, err := token.NewVerifier(token.VerifierConfig{Keys: keys, Issuer: issuerURL, Audience: audience, Now: cfg.Now})
+	if err != nil {
+		return nil, err
+	}
+	wx := wechat.New(wechat.Config{
+		BaseURL: baseURL, AppID: appID, Secret: secret,
+		HTTPClient: httpClient, Timeout: cfg.WeChatTimeout,
+	})
+	ready := &handlers.Readiness{}
+	h, err := handlers.New(handlers.Deps{
+		Logger: logger, AppID: appID, Issuer: issuerURL,
+		WeChat: wx, Tokens: iss, Verifier: ver, Keys: keys, Readiness: ready,
+	})
+	if err != nil {
+		return nil, err
+	}
+	return &app{handler: h, readiness: ready, issuer: issuerURL, alg: iss.Key().Alg, kid: iss.Key().KID}, nil
+}

@@ -1,0 +1,115 @@
+package token
+
+import (
+	"crypto"
+	"crypto/rand"
+	"errors"
+	"time"
+
+	"github.com/golang-jwt/jwt/v5"
+)
+
+// IssuerConfig holds what an Issuer needs.
+type IssuerConfig struct {
+	Key      crypto.Signer    // the signing key: *ecdsa.PrivateKey (P-256) or ed25519.PrivateKey
+	Issuer   string           // the iss claim
+	Audience string           // the aud claim
+	AppID    string           // the appid claim, and bound into sk
+	TTL      time.Duration    // exp - iat; whole seconds
+	Sealer   *Sealer          // seals the session_key into sk
+	Now      func() time.Time // time.Now when nil
+}
+
+// Issuer signs login tokens. It is safe for concurrent use.
+type Issuer struct {
+	cfg    IssuerConfig
+	key    Key
+	method jwt.SigningMethod
+	signer any // what golang-jwt's method wants
+}
+
+// NewIssuer checks cfg and returns an Issuer.
+func NewIssuer(cfg IssuerConfig) (*Issuer, error) {
+	if cfg.Key == nil || cfg.Sealer == nil {
+		return nil, errors.New("token: issuer needs a key and a sealer")
+	}
+	if cfg.Issuer == "" || cfg.Audience == "" || cfg.AppID == "" {
+		return nil, errors.New("token: issuer needs issuer, audience and appid")
+	}
+	if cfg.TTL < time.Second {
+		return nil, errors.New("token: ttl must be at least one second")
+	}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	k, err := NewKey(cfg.Key.Public())
+	if err != nil {
+		return nil, err
+	}
+	iss := &Issuer{cfg: cfg, key: k, signer: cfg.Key}
+	switch k.Alg {
+	case ES256:
+		iss.method = jwt.SigningMethodES256
+	case EdDSA:
+		iss.method = jwt.SigningMethodEdDSA
+	}
+	return iss, nil
+}
+
+// Key returns the public half of the signing key.
+func (i *Issuer) Key() Key { return i.key }
+
+// TTL returns the token lifetime.
+func (i *Issuer) TTL() time.Duration { return i.cfg.TTL.Truncate(time.Second) }
+
+// Issued is a freshly signed token.
+type Issued struct {
+	Token  string  // the JWS compact serialization
+	Claims *Claims // what it says
+}
+
+// Issue signs a token for the user openid, sealing sessionKey into sk.
+func (i *Issuer) Issue(openid, unionid, sessionKey string) (Issued, error) {
+	if openid == "" {
+		return Issued{}, errors.New("token: empty openid")
+	}
+	sk, err := i.cfg.Sealer.Seal(i.cfg.AppID, openid, sessionKey)
+	if err != nil {
+		return Issued{}, err
+	}
+	jti := make([]byte, 16)
+	if _, err := rand.Read(jti); err != nil {
+		return Issued{}, err
+	}
+	now := i.cfg.Now().Truncate(time.Second)
+	c := &Claims{
+		RegisteredClaims: jwt.RegisteredClaims{
+			Issuer:    i.cfg.Issuer,
+			Subject:   openid,
+			Audience:  jwt.ClaimStrings{i.cfg.Audience},
+			IssuedAt:  jwt.NewNumericDate(now),
+			NotBefore: jwt.NewNumericDate(now),
+			ExpiresAt: jwt.NewNumericDate(now.Add(i.TTL())),
+			ID:        b64.EncodeToString(jti),
+		},
+		AppID:   i.cfg.AppID,
+		UnionID: unionid,
+		SK:      sk,
+	}
+	t := jwt.NewWithClaims(i.method, c)
+	t.Header["kid"] = i.key.KID
+	s, err := t.SignedString(i.signer)
+	if err != nil {
+		return Issued{}, err
+	}
+	return Issued{Token: s, Claims: c}, nil
+}
+
+// OpenSessionKey returns the session_key sealed in c's sk claim. It fails
+// with ErrSealed when sk was altered or belongs to another user or app.
+func (i *Issuer) OpenSessionKey(c *Claims) (string, error) {
+	if c.SK == "" || c.AppID != i.cfg.AppID {
+		return "", ErrSealed
+	}
+	return i.cfg.Sealer.Open(i.cfg.AppID, c.Subject, c.SK)
+}
