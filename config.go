@@ -5,6 +5,7 @@ import (
 	"encoding/base64"
 	"errors"
 	"fmt"
+	"log/slog"
 	"net/netip"
 	"net/url"
 	"os"
@@ -33,6 +34,12 @@ func (s Secret) String() string {
 
 // GoString hides the value from %#v too.
 func (s Secret) GoString() string { return s.String() }
+
+// LogValue hides the value from log/slog.
+func (s Secret) LogValue() slog.Value { return slog.StringValue(s.String()) }
+
+// MarshalText hides the value from encoding/json and friends.
+func (s Secret) MarshalText() ([]byte, error) { return []byte(s.String()), nil }
 
 // Config is every setting of the server, read from WXLOGIN_* environment
 // variables. The desc tags are what `wxlogin -h` prints.
@@ -134,12 +141,11 @@ const devAppID = "wxdevfake000000000"
 
 // settings are the parsed, checked forms of the secret values.
 type settings struct {
-	signer      crypto.Signer
-	alg         string
-	verifyKeys  []token.Key
-	sealSecret  []byte
-	trusted     []netip.Prefix
-	generatedSK bool // dev mode made the signing key
+	signer     crypto.Signer
+	alg        string
+	verifyKeys []token.Key
+	sealSecret []byte
+	trusted    []netip.Prefix
 }
 
 // Validate checks every variable and reports all problems at once, each

@@ -83,7 +83,7 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	go func() { errc <- srv.Serve(ln) }()
 
 	url := "http://" + ln.Addr().String()
-	logger.Info("listening", "addr", ln.Addr().String(), "issuer", a.issuer, "alg", a.alg, "kid", a.kid, "dev", cfg.Dev)
+	logger.Info("listening", "version", version, "addr", ln.Addr().String(), "issuer", a.issuer, "alg", a.alg, "kid", a.kid, "dev", cfg.Dev)
 	fmt.Fprintf(stdout, "wxlogin listening on %s\n", url)
 	if cfg.Dev {
 		fmt.Fprintf(stdout, "\nDevelopment mode. Try:\n  curl -s %s/v1/login -H 'Content-Type: application/json' -d '{\"code\":\"any-code-you-like\"}'\n\n", localURL(ln.Addr()))

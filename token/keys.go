@@ -13,7 +13,6 @@ import (
 	"encoding/pem"
 	"errors"
 	"fmt"
-	"math/big"
 )
 
 // Signing algorithms, as they appear in a JWS header's alg.
@@ -71,7 +70,11 @@ func publicJWK(pub crypto.PublicKey) (JWK, error) {
 		if p.Curve != elliptic.P256() {
 			return JWK{}, errors.New("token: ECDSA key is not on curve P-256")
 		}
-		x, y := pad32(p.X), pad32(p.Y)
+		raw, err := p.Bytes() // 0x04 ‖ X ‖ Y, each 32 bytes
+		if err != nil {
+			return JWK{}, errors.New("token: invalid ECDSA public key")
+		}
+		x, y := raw[1:33], raw[33:65]
 		j = JWK{Kty: "EC", Crv: "P-256", X: b64.EncodeToString(x), Y: b64.EncodeToString(y), Alg: ES256}
 		// RFC 7638: the required members in lexicographic order, no spaces.
 		thumb = fmt.Appendf(nil, `{"crv":"P-256","kty":"EC","x":%q,"y":%q}`, j.X, j.Y)
@@ -90,9 +93,20 @@ func publicJWK(pub crypto.PublicKey) (JWK, error) {
 	return j, nil
 }
 
-func pad32(n *big.Int) []byte {
-	b := make([]byte, 32)
-	return n.FillBytes(b)
+// algOf returns the one algorithm pub may verify: ES256 for a P-256
+// ECDSA key, EdDSA for an Ed25519 key. Any other key is refused.
+func algOf(pub crypto.PublicKey) (string, error) {
+	switch p := pub.(type) {
+	case *ecdsa.PublicKey:
+		if p.Curve == elliptic.P256() {
+			return ES256, nil
+		}
+	case ed25519.PublicKey:
+		if len(p) == ed25519.PublicKeySize {
+			return EdDSA, nil
+		}
+	}
+	return "", fmt.Errorf("token: unsupported key type %T (want EC P-256 or Ed25519)", pub)
 }
 
 // ParsePrivateKey reads one PEM private key (PKCS#8, or SEC 1 "EC PRIVATE
