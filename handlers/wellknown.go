@@ -1,29 +1,32 @@
 package handlers
 
 import (
+	"fmt"
 	"net/http"
+
+	"github.com/wxlogin/wxlogin/token"
 )
 
-// keysMaxAge is how long verifiers may cache the JWKS and discovery
-// document. A rotation publishes the next key at least this long before
-// it signs (see README, "Key rotation").
-const keysMaxAge = "public, max-age=300"
+// keysCacheControl lets verifiers and HTTP caches keep the JWKS and
+// discovery document for token.KeysMaxAge. A rotation publishes the next
+// key at least this long before it signs (see README, "Key rotation").
+var keysCacheControl = fmt.Sprintf("public, max-age=%d", int(token.KeysMaxAge.Seconds()))
 
-func (s *server) handleJWKS() http.HandlerFunc {
+// handlePublic serves a public document of the key set: cacheable, and
+// readable by any origin, since it holds nothing secret.
+func handlePublic(body []byte) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
-		w.Header().Set("Content-Type", "application/json")
-		w.Header().Set("Cache-Control", keysMaxAge)
-		w.Write(s.jwks)
+		h := w.Header()
+		h.Set("Content-Type", "application/json")
+		h.Set("Cache-Control", keysCacheControl)
+		h.Set("Access-Control-Allow-Origin", "*")
+		w.Write(body)
 	}
 }
 
-func (s *server) handleDiscovery() http.HandlerFunc {
-	return func(w http.ResponseWriter, r *http.Request) {
-		w.Header().Set("Content-Type", "application/json")
-		w.Header().Set("Cache-Control", keysMaxAge)
-		w.Write(s.discovery)
-	}
-}
+func (s *server) handleJWKS() http.HandlerFunc { return handlePublic(s.jwks) }
+
+func (s *server) handleDiscovery() http.HandlerFunc { return handlePublic(s.discovery) }
 
 type healthResponse struct {
 	Status string `json:"status"`

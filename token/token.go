@@ -2,9 +2,25 @@
 // JWS-signed JWTs (ES256 or EdDSA) whose sk claim carries the user's
 // WeChat session_key sealed with AES-256-GCM.
 //
-// Downstream services need only the Verifier: it checks a token offline
-// against wxlogin's public keys, pinning the algorithm to each key and
-// requiring exp, iss and aud.
+// Downstream services need only the Verifier and Middleware. A Verifier
+// checks a token offline against wxlogin's public keys, given as PEM or
+// fetched from the JWKS a wxlogin server publishes (refreshed in the
+// background, and refetched, rate-limited, when a token names a key it
+// has not seen). It pins the algorithm to each key and always checks
+// exp, iss and aud. Middleware protects any net/http handler (chi's Use
+// included), caches verified tokens (see Cache), answers refusals with
+// 401 and a problem body, and hands the claims on through the request
+// context (see FromContext):
+//
+//	v, err := token.NewVerifier(token.VerifierConfig{
+//		JWKSURL:  token.JWKSURL("https://login.example.com"),
+//		Issuer:   "https://login.example.com",
+//		Audience: "wx1234567890abcdef", // the mini program's AppID
+//	})
+//	…
+//	mux.Handle("GET /hello", token.Middleware(v)(hello))
+//
+// Package tokentest makes valid and forged tokens for tests.
 package token
 
 import (

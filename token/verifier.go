@@ -1,8 +1,12 @@
 package token
 
 import (
+	"context"
+	"crypto"
 	"errors"
 	"fmt"
+	"log/slog"
+	"net/http"
 	"strings"
 	"time"
 
@@ -17,6 +21,7 @@ const MaxTokenSize = 4096
 // and one of these, so callers can count failures by reason.
 var (
 	ErrInvalid     = errors.New("token: invalid")
+	ErrMissing     = errors.New("token: missing")
 	ErrMalformed   = errors.New("token: malformed")
 	ErrUnknownKey  = errors.New("token: unknown key")
 	ErrSignature   = errors.New("token: bad signature")
@@ -33,9 +38,9 @@ func Reason(err error) string {
 		err  error
 		name string
 	}{
-		{ErrMalformed, "malformed"}, {ErrUnknownKey, "unknown_key"}, {ErrSignature, "signature"},
-		{ErrExpired, "expired"}, {ErrNotYetValid, "not_yet_valid"}, {ErrIssuer, "issuer"},
-		{ErrAudience, "audience"},
+		{ErrMissing, "missing"}, {ErrMalformed, "malformed"}, {ErrUnknownKey, "unknown_key"},
+		{ErrSignature, "signature"}, {ErrExpired, "expired"}, {ErrNotYetValid, "not_yet_valid"},
+		{ErrIssuer, "issuer"}, {ErrAudience, "audience"},
 	} {
 		if errors.Is(err, r.err) {
 			return r.name
@@ -44,43 +49,98 @@ func Reason(err error) string {
 	return "other"
 }
 
-// VerifierConfig holds what a Verifier checks.
+// VerifierConfig holds what a Verifier checks. Set exactly one of Keys
+// (static public keys, as the wxlogin server itself uses) and JWKSURL
+// (the keys a running wxlogin publishes, as downstream services use).
 type VerifierConfig struct {
-	Keys     []Key            // every key a token may be signed with
-	Issuer   string           // required iss
-	Audience string           // required aud
+	// Keys are every key a token may be signed with.
+	Keys []Key
+	// JWKSURL is where to fetch the keys from, usually
+	// JWKSURL(issuer). They are fetched once by NewVerifier, again every
+	// RefreshInterval in the background, and again when a token names a
+	// key the set does not hold, at most once per RefetchInterval.
+	JWKSURL string
+	// HTTPClient fetches JWKSURL; a client with a 10s timeout when nil.
+	HTTPClient *http.Client
+	// RefreshInterval is how often JWKSURL is fetched in the background;
+	// KeysMaxAge when zero.
+	RefreshInterval time.Duration
+	// RefetchInterval is the least time between two fetches of JWKSURL
+	// caused by tokens with an unknown kid; 30s when zero.
+	RefetchInterval time.Duration
+	// Logger receives failures to fetch JWKSURL; slog.Default() when nil.
+	Logger *slog.Logger
+
+	Issuer   string           // required iss, byte for byte
+	Audience string           // required in aud
 	Leeway   time.Duration    // clock skew allowed on exp and nbf; 30s when zero, none when negative
 	Now      func() time.Time // time.Now when nil
 }
 
+// keySource finds the public key a token names, and refuses it unless the
+// token's alg is the one algorithm that key is for.
+type keySource interface {
+	key(ctx context.Context, kid, alg string) (crypto.PublicKey, error)
+}
+
 // Verifier checks wxlogin tokens offline. It is safe for concurrent use.
 type Verifier struct {
-	keys   map[string]Key
+	keys   keySource
 	parser *jwt.Parser
+	now    func() time.Time
+	stop   func()
 }
 
 // NewVerifier returns a Verifier that accepts tokens signed by one of
-// cfg.Keys with that key's algorithm, issued by cfg.Issuer for
-// cfg.Audience, and unexpired.
+// cfg.Keys (or a key of the set at cfg.JWKSURL) with that key's
+// algorithm, issued by cfg.Issuer for cfg.Audience, and unexpired.
+//
+// With JWKSURL, NewVerifier waits up to 10s for the first fetch; when it
+// fails, the Verifier still starts, logs the failure, and fetches again
+// when the first token arrives. Call Close to stop the background refresh.
 func NewVerifier(cfg VerifierConfig) (*Verifier, error) {
-	if len(cfg.Keys) == 0 {
-		return nil, errors.New("token: verifier needs at least one key")
+	if len(cfg.Keys) == 0 && cfg.JWKSURL == "" {
+		return nil, errors.New("token: verifier needs keys or a JWKS URL")
+	}
+	if len(cfg.Keys) > 0 && cfg.JWKSURL != "" {
+		return nil, errors.New("token: verifier takes keys or a JWKS URL, not both")
 	}
 	if cfg.Issuer == "" || cfg.Audience == "" {
 		return nil, errors.New("token: verifier needs issuer and audience")
 	}
-	v := &Verifier{keys: make(map[string]Key, len(cfg.Keys))}
-	algs := map[string]bool{}
-	for _, k := range cfg.Keys {
-		if _, err := NewKey(k.Public); err != nil {
-			return nil, err
-		}
-		v.keys[k.KID] = k
-		algs[k.Alg] = true
+	v := &Verifier{now: cfg.Now, stop: func() {}}
+	if v.now == nil {
+		v.now = time.Now
 	}
 	var methods []string
-	for a := range algs {
-		methods = append(methods, a)
+	if cfg.JWKSURL != "" {
+		r, err := newRemoteKeys(cfg)
+		if err != nil {
+			return nil, err
+		}
+		v.keys, v.stop = r, r.close
+		methods = []string{ES256, EdDSA}
+	} else {
+		keys := make(staticKeys, len(cfg.Keys))
+		algs := map[string]bool{}
+		for _, k := range cfg.Keys {
+			named, err := NewKey(k.Public)
+			if err != nil {
+				return nil, err
+			}
+			if k.Alg != "" && k.Alg != named.Alg {
+				return nil, fmt.Errorf("token: key %s says alg %s but is an %s key", k.KID, k.Alg, named.Alg)
+			}
+			if k.KID != "" {
+				named.KID = k.KID
+			}
+			keys[named.KID] = named
+			algs[named.Alg] = true
+		}
+		for a := range algs {
+			methods = append(methods, a)
+		}
+		v.keys = keys
 	}
 	leeway := cfg.Leeway
 	if leeway == 0 {
@@ -88,30 +148,55 @@ func NewVerifier(cfg VerifierConfig) (*Verifier, error) {
 	} else if leeway < 0 {
 		leeway = 0
 	}
-	opts := []jwt.ParserOption{
+	v.parser = jwt.NewParser(
 		jwt.WithValidMethods(methods),
 		jwt.WithIssuer(cfg.Issuer),
 		jwt.WithAudience(cfg.Audience),
 		jwt.WithExpirationRequired(),
 		jwt.WithLeeway(leeway),
-	}
-	if cfg.Now != nil {
-		opts = append(opts, jwt.WithTimeFunc(cfg.Now))
-	}
-	v.parser = jwt.NewParser(opts...)
+		jwt.WithTimeFunc(v.now),
+	)
 	return v, nil
 }
+
+// Close stops fetching the JWKS in the background. Verify keeps working
+// with the keys already fetched. Close is a no-op for static keys.
+func (v *Verifier) Close() { v.stop() }
 
 // Verify checks tokenString and returns its claims. Errors wrap ErrInvalid
 // and a reason (see Reason); they never quote the token.
 func (v *Verifier) Verify(tokenString string) (*Claims, error) {
+	return v.VerifyContext(context.Background(), tokenString)
+}
+
+// VerifyContext is Verify with a context that bounds a fetch of the JWKS
+// for a token that names an unknown key. Such a fetch never takes more
+// than a few seconds, whatever ctx allows.
+func (v *Verifier) VerifyContext(ctx context.Context, tokenString string) (*Claims, error) {
 	if len(tokenString) > MaxTokenSize || strings.Count(tokenString, ".") != 2 {
 		return nil, fmt.Errorf("%w: %w", ErrInvalid, ErrMalformed)
 	}
 	c := &Claims{}
-	_, err := v.parser.ParseWithClaims(tokenString, c, v.keyFor)
+	_, err := v.parser.ParseWithClaims(tokenString, c, func(t *jwt.Token) (any, error) {
+		// Pin the algorithm to the key: a token must name a known kid and
+		// use exactly that key's algorithm, so no key is ever used with an
+		// algorithm (HMAC, none, another curve) it was not made for.
+		if _, ok := t.Header["crit"]; ok {
+			// RFC 7515 4.1.11: no extension is understood here.
+			return nil, ErrMalformed
+		}
+		kid, _ := t.Header["kid"].(string)
+		if kid == "" {
+			return nil, ErrUnknownKey
+		}
+		return v.keys.key(ctx, kid, t.Method.Alg())
+	})
 	if err != nil {
-		return nil, fmt.Errorf("%w: %w", ErrInvalid, classifyJWT(err))
+		reason := classifyJWT(err)
+		if errors.Is(err, jwt.ErrTokenRequiredClaimMissing) && len(c.Audience) == 0 {
+			reason = ErrAudience
+		}
+		return nil, fmt.Errorf("%w: %w", ErrInvalid, reason)
 	}
 	if c.Subject == "" {
 		return nil, fmt.Errorf("%w: %w", ErrInvalid, ErrMalformed)
@@ -119,15 +204,15 @@ func (v *Verifier) Verify(tokenString string) (*Claims, error) {
 	return c, nil
 }
 
-// keyFor pins the algorithm to the key: a token must name a known kid and
-// use exactly that key's algorithm, so no key can be misused with another.
-func (v *Verifier) keyFor(t *jwt.Token) (any, error) {
-	kid, _ := t.Header["kid"].(string)
-	k, ok := v.keys[kid]
+// staticKeys are keys given by configuration, by kid.
+type staticKeys map[string]Key
+
+func (s staticKeys) key(_ context.Context, kid, alg string) (crypto.PublicKey, error) {
+	k, ok := s[kid]
 	if !ok {
 		return nil, ErrUnknownKey
 	}
-	if t.Method.Alg() != k.Alg {
+	if alg != k.Alg {
 		return nil, ErrSignature
 	}
 	return k.Public, nil
@@ -135,6 +220,8 @@ func (v *Verifier) keyFor(t *jwt.Token) (any, error) {
 
 func classifyJWT(err error) error {
 	switch {
+	case errors.Is(err, ErrMalformed):
+		return ErrMalformed
 	case errors.Is(err, ErrUnknownKey):
 		return ErrUnknownKey
 	case errors.Is(err, jwt.ErrTokenExpired):
