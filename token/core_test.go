@@ -217,3 +217,40 @@ func thumb(canonical string) string {
 	sum := sha256.Sum256([]byte(canonical))
 	return base64.RawURLEncoding.EncodeToString(sum[:])
 }
+
+// TestTokenHasOneSpelling flips a padding bit of the signature's last
+// base64url character: lenient decoders read the same bytes, but the
+// token must be refused, so that one token has exactly one string.
+func TestTokenHasOneSpelling(t *testing.T) {
+	const alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"
+	for _, alg := range []string{token.ES256, token.EdDSA} {
+		iss, v := coreIssuer(t, alg, time.Now())
+		got, err := iss.Issue("o", "", "k")
+		if err != nil {
+			t.Fatal(err)
+		}
+		last := strings.IndexByte(alphabet, got.Token[len(got.Token)-1])
+		variant := got.Token[:len(got.Token)-1] + string(alphabet[last^1])
+		sig := variant[strings.LastIndexByte(variant, '.')+1:]
+		if b1, b2 := mustB64(t, got.Token[strings.LastIndexByte(got.Token, '.')+1:]), mustB64Lenient(sig); !bytes.Equal(b1, b2) {
+			t.Fatalf("%s: the variant decodes to other bytes; the test is wrong", alg)
+		}
+		if _, err := v.Verify(variant); err == nil {
+			t.Errorf("%s: a non-canonical spelling of a valid token verified", alg)
+		}
+	}
+}
+
+func mustB64(t *testing.T, s string) []byte {
+	t.Helper()
+	b, err := base64.RawURLEncoding.Strict().DecodeString(s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
+
+func mustB64Lenient(s string) []byte {
+	b, _ := base64.RawURLEncoding.DecodeString(s)
+	return b
+}
