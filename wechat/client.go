@@ -1,8 +1,13 @@
 // Package wechat is a small client for the WeChat Mini Program server APIs
-// that wxlogin uses. Every method makes exactly one HTTP call (a login code
-// is single-use, so nothing is retried behind the caller's back), bounded
-// by the client's deadline, and turns WeChat's errcode into a typed error
-// (see the Err… sentinels and APIError).
+// that wxlogin uses. Every Client method makes exactly one HTTP call (a
+// login code is single-use, so nothing is retried behind the caller's
+// back, not even by net/http's transport), bounded by the client's
+// deadline, and turns WeChat's errcode into a typed error (see the Err…
+// sentinels and APIError).
+//
+// Beside the client: TokenCache keeps the app's access token in process,
+// and DecryptOpenData checks and decrypts the open data a mini program
+// receives, with the user's session_key.
 package wechat
 
 import (
@@ -51,13 +56,22 @@ type Client struct {
 
 // NewHTTPClient returns an HTTP client tuned for many concurrent calls to
 // one host: keep-alive with a large idle pool. It sets no overall timeout;
-// each call carries its own deadline.
+// each call carries its own deadline. Idle connections are closed after
+// 30 s, before a server's usual keep-alive timeout, so that a call rarely
+// meets a connection the server is closing. Redirects are not followed: a
+// WeChat API never redirects, and following one would resend the query or
+// body (the AppSecret among them) to whatever host it names.
 func NewHTTPClient() *http.Client {
 	t := http.DefaultTransport.(*http.Transport).Clone()
 	t.MaxIdleConns = 256
 	t.MaxIdleConnsPerHost = 128
-	t.IdleConnTimeout = 90 * time.Second
-	return &http.Client{Transport: t}
+	t.IdleConnTimeout = 30 * time.Second
+	return &http.Client{
+		Transport: t,
+		CheckRedirect: func(*http.Request, []*http.Request) error {
+			return http.ErrUseLastResponse
+		},
+	}
 }
 
 // New returns a Client for cfg.
@@ -107,6 +121,7 @@ func (c *Client) Code2Session(ctx context.Context, code string) (Session, error)
 		"grant_type": {"authorization_code"},
 	}
 	var out struct {
+		envelope
 		OpenID     string `json:"openid"`
 		SessionKey string `json:"session_key"`
 		UnionID    string `json:"unionid"`
@@ -121,11 +136,18 @@ func (c *Client) Code2Session(ctx context.Context, code string) (Session, error)
 	return Session{OpenID: out.OpenID, SessionKey: out.SessionKey, UnionID: out.UnionID}, nil
 }
 
-// envelope is the error part every WeChat answer may carry.
+// envelope is the error part every WeChat answer may carry. The answer
+// types of this package embed it, so that one decode reads both the
+// errcode and the fields (see ParseAnswer).
 type envelope struct {
 	ErrCode Code   `json:"errcode"`
 	ErrMsg  string `json:"errmsg"`
 }
+
+func (e *envelope) errorPart() *envelope { return e }
+
+// answer is an answer type that embeds envelope.
+type answer interface{ errorPart() *envelope }
 
 // Code is WeChat's errcode. It is absent or 0 on success, and has been
 // seen as a JSON string ("40029"); all of those decode.
@@ -161,6 +183,19 @@ func (c *Code) UnmarshalJSON(b []byte) error {
 // error for a non-zero errcode. It is what every call uses, exported so
 // that it can be fuzzed and reused by alternative transports.
 func ParseAnswer(api string, body []byte, out any) error {
+	if a, ok := out.(answer); ok {
+		// out embeds the envelope: a clean decode has read the errcode
+		// too. An answer that does not decode cleanly is looked at again
+		// below, so that it is classified exactly as when the errcode is
+		// read on its own first (a non-zero errcode wins over a field of
+		// the wrong type).
+		if err := json.Unmarshal(body, out); err == nil {
+			if env := a.errorPart(); env.ErrCode != 0 {
+				return newAPIError(api, int(env.ErrCode), env.ErrMsg)
+			}
+			return nil
+		}
+	}
 	var env envelope
 	if err := json.Unmarshal(body, &env); err != nil {
 		return fmt.Errorf("%w: %s answer does not parse: %v", ErrUpstream, api, err)
@@ -211,6 +246,13 @@ func (c *Client) call(ctx context.Context, method, api string, q url.Values, bod
 	}
 	if body != nil {
 		req.Header.Set("Content-Type", "application/json")
+	} else {
+		// net/http's transport resends a GET without a body by itself when
+		// a reused keep-alive connection closes before the answer: for
+		// jscode2session that would spend the code twice. An empty body
+		// without GetBody makes the request not replayable; nothing is
+		// sent for it.
+		req.Body = io.NopCloser(strings.NewReader(""))
 	}
 	req.Header.Set("Accept", "application/json")
 
@@ -222,8 +264,13 @@ func (c *Client) call(ctx context.Context, method, api string, q url.Values, bod
 	defer resp.Body.Close()
 	b, err := io.ReadAll(io.LimitReader(resp.Body, maxAnswer))
 	if err != nil {
-		result, err = transportError(ctx, api, err)
-		return err
+		if ctx.Err() != nil {
+			result, err = transportError(ctx, api, err)
+			return err
+		}
+		// WeChat answered, but the answer broke off: it does not parse.
+		result = "bad_answer"
+		return fmt.Errorf("%w: %s answer cut short", ErrUpstream, api)
 	}
 	switch {
 	case resp.StatusCode == http.StatusBadGateway, resp.StatusCode == http.StatusServiceUnavailable,

@@ -2,7 +2,11 @@
 // tests, in the manner of net/http/httptest. It behaves like the real
 // service, quirks included: errcode is absent on success, answers are
 // served as text/plain, a login code is single-use (40163 when reused),
-// and errcodes can be sent as strings.
+// and errcodes can be sent as strings. Beyond login it serves
+// /cgi-bin/stable_token, /wxa/business/getuserphonenumber and
+// /wxa/checksession (these two answer errcode 0 on success, as the real
+// ones do), and encrypts open data with the session_key it handed out
+// (EncryptOpenData, UserInfo, ShareInfo).
 //
 //	wx := wechattest.NewServer(wechattest.Options{AppID: "wx123", Secret: "s"})
 //	defer wx.Close()
@@ -23,6 +27,7 @@ import (
 	"net/http/httptest"
 	"strconv"
 	"sync"
+	"time"
 )
 
 // Options configures a Fake.
@@ -42,6 +47,13 @@ type Options struct {
 	// ZeroErrcode adds "errcode":0 and "errmsg":"ok" to successful answers,
 	// as some WeChat APIs do; jscode2session omits them.
 	ZeroErrcode bool
+
+	// AccessTokenTTL is the lifetime of the access tokens /cgi-bin/stable_token
+	// issues; 7200s, as WeChat's, when zero.
+	AccessTokenTTL time.Duration
+	// Now is the fake's clock (access-token and phone-code expiry,
+	// watermark timestamps); time.Now when nil.
+	Now func() time.Time
 }
 
 // Fault, when injected, sees every request first; it returns true when
@@ -60,6 +72,12 @@ type Fake struct {
 	sessions map[string]string // openid → current session_key
 	calls    map[string]int    // API path → calls
 	seq      int
+
+	tokens     map[string]time.Time  // access token → expiry
+	current    string                // the token stable_token hands out now
+	lastForce  time.Time             // the last force_refresh that rotated
+	phoneCodes map[string]phoneGrant // codes minted by PhoneCode
+	usedPhone  map[string]bool       // phone codes already exchanged
 }
 
 // New returns a Fake configured by opts.
@@ -74,8 +92,15 @@ func New(opts Options) *Fake {
 		codeUser: map[string]string{},
 		sessions: map[string]string{},
 		calls:    map[string]int{},
+
+		tokens:     map[string]time.Time{},
+		phoneCodes: map[string]phoneGrant{},
+		usedPhone:  map[string]bool{},
 	}
 	f.mux.HandleFunc("/sns/jscode2session", f.jscode2session)
+	f.mux.HandleFunc("/cgi-bin/stable_token", f.stableToken)
+	f.mux.HandleFunc("/wxa/business/getuserphonenumber", f.getUserPhoneNumber)
+	f.mux.HandleFunc("/wxa/checksession", f.checkSession)
 	return f
 }
 
@@ -247,6 +272,9 @@ func StatusFault(status int, body string) Fault {
 // up or the server closes.
 func HangFault(stop <-chan struct{}) Fault {
 	return func(w http.ResponseWriter, r *http.Request) bool {
+		// Reading the body to its end lets net/http notice a caller that
+		// hangs up, and cancel r.Context(), for POST requests too.
+		io.Copy(io.Discard, r.Body)
 		select {
 		case <-r.Context().Done():
 		case <-stop:
