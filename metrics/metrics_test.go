@@ -1,0 +1,97 @@
+package metrics_test
+
+import (
+	"io"
+	"net/http/httptest"
+	"runtime"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/wxlogin/wxlogin/metrics"
+)
+
+func scrape(t *testing.T, m *metrics.Metrics) string {
+	t.Helper()
+	rec := httptest.NewRecorder()
+	m.Handler().ServeHTTP(rec, httptest.NewRequest("GET", "/metrics", nil))
+	if rec.Code != 200 || !strings.HasPrefix(rec.Header().Get("Content-Type"), "text/plain") {
+		t.Fatalf("scrape: %d %q", rec.Code, rec.Header().Get("Content-Type"))
+	}
+	b, _ := io.ReadAll(rec.Body)
+	return string(b)
+}
+
+func TestMetricsExposition(t *testing.T) {
+	m := metrics.New("v1.2.3")
+	m.Login("ok")
+	m.Login("invalid_code")
+	m.TokenIssued()
+	m.TokenRejected("expired")
+	m.WeChatCall("/sns/jscode2session", "ok", 120*time.Millisecond)
+	m.WeChatCall("/sns/jscode2session", "errcode_40125", 80*time.Millisecond)
+	m.Request("/v1/login", 200, 130*time.Millisecond)
+	m.CodeDuplicate("replayed")
+
+	out := scrape(t, m)
+	for _, want := range []string{
+		`wxlogin_logins_total{outcome="ok"} 1`,
+		`wxlogin_logins_total{outcome="invalid_code"} 1`,
+		`wxlogin_logins_total{outcome="upstream_timeout"} 0`, // exported at zero
+		`wxlogin_tokens_issued_total 1`,
+		`wxlogin_token_verification_failures_total{reason="expired"} 1`,
+		`wxlogin_token_verification_failures_total{reason="signature"} 0`,
+		`wxlogin_wechat_requests_total{api="/sns/jscode2session",result="ok"} 1`,
+		`wxlogin_wechat_requests_total{api="/sns/jscode2session",result="errcode_40125"} 1`,
+		`wxlogin_wechat_request_duration_seconds_bucket{api="/sns/jscode2session",le="0.1"} 1`,
+		`wxlogin_wechat_request_duration_seconds_count{api="/sns/jscode2session"} 2`,
+		`wxlogin_http_requests_total{code="200",route="/v1/login"} 1`,
+		`wxlogin_http_request_duration_seconds_count{route="/v1/login"} 1`,
+		`wxlogin_login_code_duplicates_total{kind="replayed"} 1`,
+		`wxlogin_build_info{goversion="` + runtime.Version() + `",version="v1.2.3"} 1`,
+		`go_goroutines `,
+		`process_resident_memory_bytes `,
+	} {
+		if !strings.Contains(out, want) {
+			t.Errorf("scrape lacks %s", want)
+		}
+	}
+}
+
+// Two servers in one process each have their own registry, and the
+// global default registry is untouched.
+func TestMetricsHaveOwnRegistry(t *testing.T) {
+	a, b := metrics.New("a"), metrics.New("b")
+	a.TokenIssued()
+	if out := scrape(t, b); !strings.Contains(out, "wxlogin_tokens_issued_total 0") {
+		t.Error("a token issued by one server shows in the other's metrics")
+	}
+	mfs, err := prometheus.DefaultGatherer.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, mf := range mfs {
+		if strings.HasPrefix(mf.GetName(), "wxlogin_") {
+			t.Errorf("%s is on the global default registry", mf.GetName())
+		}
+	}
+}
+
+// WeChat's errcodes come from outside: however many distinct ones it
+// sends, the number of series stays bounded.
+func TestMetricsLabelCardinalityBounded(t *testing.T) {
+	m := metrics.New("x")
+	for i := range 1000 {
+		m.WeChatCall("/sns/jscode2session", "errcode_"+strconv.Itoa(50000+i), time.Millisecond)
+	}
+	out := scrape(t, m)
+	if n := strings.Count(out, "wxlogin_wechat_requests_total{"); n > 64 {
+		t.Errorf("%d series for 1000 distinct errcodes, want at most 64", n)
+	}
+	if !strings.Contains(out, `result="other"`) {
+		t.Error(`overflowing results are not counted as "other"`)
+	}
+}
