@@ -80,6 +80,13 @@ type Config struct {
 	RateLimit int `envconfig:"RATE_LIMIT" default:"600" desc:"logins per minute per client IP; 0 turns the limit off"`
 	// TrustedProxies are CIDRs whose X-Forwarded-For is believed.
 	TrustedProxies []string `envconfig:"TRUSTED_PROXIES" desc:"comma-separated CIDRs whose X-Forwarded-For is believed for the client IP"`
+	// CodeReuseWindow is how long this instance answers a resent login
+	// code with the answer it already got for it; 0 turns that off.
+	CodeReuseWindow time.Duration `envconfig:"CODE_REUSE_WINDOW" default:"60s" desc:"how long a login code this instance exchanged is answered again (a flaky network resends it) instead of WeChat's 40163; 0 turns it off; at most 5m"`
+	// ShutdownDelay is how long, after SIGTERM, /readyz fails while the
+	// server still serves, so that load balancers stop routing to it
+	// before it stops listening.
+	ShutdownDelay time.Duration `envconfig:"SHUTDOWN_DELAY" default:"0s" desc:"after SIGTERM, how long /readyz fails while new requests are still served, before draining (Kubernetes: 5s)"`
 	// ShutdownTimeout bounds how long in-flight requests may take to
 	// finish after SIGTERM.
 	ShutdownTimeout time.Duration `envconfig:"SHUTDOWN_TIMEOUT" default:"15s" desc:"how long in-flight requests may take to finish after SIGTERM"`
@@ -200,6 +207,14 @@ func (c *Config) Validate() (*settings, error) {
 	}
 	if c.ShutdownTimeout < 0 {
 		bad("SHUTDOWN_TIMEOUT", "must not be negative")
+	}
+	if c.ShutdownDelay < 0 || c.ShutdownDelay > time.Minute {
+		bad("SHUTDOWN_DELAY", "%s is out of range; want 0s to 60s", c.ShutdownDelay)
+	}
+	if c.CodeReuseWindow < 0 || c.CodeReuseWindow > 5*time.Minute {
+		// WeChat's codes live 5 minutes: a longer window would honour a
+		// code after WeChat itself stops doing so.
+		bad("CODE_REUSE_WINDOW", "%s is out of range; want 0 (off) to 5m", c.CodeReuseWindow)
 	}
 	if c.RateLimit < 0 {
 		bad("RATE_LIMIT", "must be 0 (off) or a positive number of logins per minute")

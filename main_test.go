@@ -390,9 +390,14 @@ func TestRunEndToEnd(t *testing.T) {
 		if c.Subject != wx.OpenID("alice") || c.UnionID != wx.UnionID("alice") || c.AppID != testAppID {
 			t.Errorf("claims = %+v", c)
 		}
-		// The code is spent: WeChat answers 40163, the server invalid_code.
-		if status, ans := postLogin(t, base, code); status != 401 || ans["code"] != "invalid_code" {
-			t.Errorf("reused code: %d %v", status, ans)
+		// A resent code within WXLOGIN_CODE_REUSE_WINDOW gets the same
+		// user again (a fresh token), without a second WeChat call.
+		calls := wx.Calls("/sns/jscode2session")
+		if status, ans := postLogin(t, base, code); status != 200 || ans["openid"] != c.Subject || ans["token"] == tok {
+			t.Errorf("resent code: %d %v %v", status, ans["code"], ans["openid"])
+		}
+		if n := wx.Calls("/sns/jscode2session") - calls; n != 0 {
+			t.Errorf("resent code made %d WeChat calls, want 0", n)
 		}
 		if err := stop(); err != nil {
 			t.Fatalf("run after SIGTERM-like cancel: %v", err)
@@ -402,6 +407,28 @@ func TestRunEndToEnd(t *testing.T) {
 				t.Errorf("logs hold a secret %q:\n%s", secretValue[:6], logs)
 			}
 		}
+	}
+}
+
+// With WXLOGIN_CODE_REUSE_WINDOW=0 every login asks WeChat, which knows
+// a spent code: the resend is invalid_code.
+func TestRunCodeReuseOff(t *testing.T) {
+	wx := wechattest.NewServer(wechattest.Options{AppID: testAppID, Secret: testSecret})
+	defer wx.Close()
+	env := prodEnv(t, wx.URL)
+	env["WXLOGIN_CODE_REUSE_WINDOW"] = "0"
+	clearEnv(t, env)
+	base, _, stop := startRun(t)
+	defer stop()
+	code := wx.Code("alice")
+	if status, ans := postLogin(t, base, code); status != 200 {
+		t.Fatalf("login: %d %v", status, ans["code"])
+	}
+	if status, ans := postLogin(t, base, code); status != 401 || ans["code"] != "invalid_code" {
+		t.Errorf("resent code: %d %v, want 401 invalid_code", status, ans["code"])
+	}
+	if n := wx.Calls("/sns/jscode2session"); n != 2 {
+		t.Errorf("%d WeChat calls, want 2", n)
 	}
 }
 

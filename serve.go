@@ -16,13 +16,15 @@ import (
 	"github.com/kelseyhightower/envconfig"
 
 	"github.com/wxlogin/wxlogin/handlers"
+	"github.com/wxlogin/wxlogin/metrics"
 	"github.com/wxlogin/wxlogin/token"
 	"github.com/wxlogin/wxlogin/wechat"
 	"github.com/wxlogin/wxlogin/wechat/wechattest"
 )
 
 // runServe loads the configuration, serves HTTP until ctx ends, then
-// drains: /readyz fails at once and in-flight requests get
+// drains: /readyz fails at once, new requests are still served for
+// ShutdownDelay, then the listener closes and in-flight requests get
 // ShutdownTimeout to finish.
 func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs := flag.NewFlagSet("wxlogin serve", flag.ContinueOnError)
@@ -70,12 +72,12 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 
 	srv := &http.Server{
 		Handler:           a.handler,
-		ReadHeaderTimeout: 5 * time.Second,
-		ReadTimeout:       10 * time.Second,
+		ReadHeaderTimeout: connTimeouts.readHeader,
+		ReadTimeout:       connTimeouts.read,
 		// The slowest request makes up to four WeChat calls (/v1/phone:
 		// access token, exchange, refetch, retry).
 		WriteTimeout:   4*cfg.WeChatTimeout + 10*time.Second,
-		IdleTimeout:    120 * time.Second,
+		IdleTimeout:    connTimeouts.idle,
 		MaxHeaderBytes: 16 << 10,
 		ErrorLog:       slog.NewLogLogger(logger.Handler(), slog.LevelWarn),
 	}
@@ -95,6 +97,17 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	case <-ctx.Done():
 	}
 	a.readiness.Drain()
+	if cfg.ShutdownDelay > 0 {
+		// Load balancers learn from /readyz, or from an endpoints update,
+		// that this instance is going: until they do, they still send
+		// requests, which must not meet a closed port.
+		logger.Info("shutting down: /readyz fails; still serving while load balancers catch up", "delay", cfg.ShutdownDelay.String())
+		select {
+		case <-time.After(cfg.ShutdownDelay):
+		case err := <-errc:
+			return fmt.Errorf("serve: %w", err)
+		}
+	}
 	logger.Info("shutting down: draining in-flight requests", "timeout", cfg.ShutdownTimeout.String())
 	sctx, cancel := context.WithTimeout(context.Background(), cfg.ShutdownTimeout)
 	defer cancel()
@@ -104,6 +117,16 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	}
 	logger.Info("stopped")
 	return nil
+}
+
+// connTimeouts bound how long a client may take to send its headers and
+// its whole request, and how long an idle keep-alive connection stays
+// open, so that slow or silent clients cannot hold connections. A
+// variable only so that tests can shorten it.
+var connTimeouts = struct{ readHeader, read, idle time.Duration }{
+	readHeader: 5 * time.Second,
+	read:       10 * time.Second,
+	idle:       120 * time.Second,
 }
 
 // localURL is the address a person on this machine types into curl.
@@ -198,14 +221,35 @@ func newApp(cfg *Config, set *settings, logger *slog.Logger, addr net.Addr) (*ap
 	if err != nil {
 		return nil, err
 	}
+	m := metrics.New(version)
 	wx := wechat.New(wechat.Config{
 		BaseURL: baseURL, AppID: appID, Secret: secret,
 		HTTPClient: httpClient, Timeout: cfg.WeChatTimeout,
+		Observe: m.WeChatCall,
+	})
+	// A resent code is answered again for CodeReuseWindow (see
+	// handlers.CodeDedup); with 0, every request asks WeChat.
+	var login handlers.WeChat = wx
+	if cfg.CodeReuseWindow > 0 {
+		login = handlers.NewCodeDedup(wx, handlers.CodeDedupConfig{
+			Window: cfg.CodeReuseWindow, Now: cfg.Now, OnDuplicate: m.CodeDuplicate,
+		})
+	}
+	// The access token for /v1/phone and /v1/session/check: stable_token in
+	// normal mode, cached in process. A central token service plugs in as
+	// this Fetch (see handlers.AccessTokens).
+	accessTokens := wechat.NewTokenCache(wechat.TokenCacheConfig{
+		Fetch:   func(ctx context.Context) (wechat.AccessToken, error) { return wx.StableAccessToken(ctx, false) },
+		Now:     cfg.Now,
+		Timeout: cfg.WeChatTimeout,
 	})
 	ready := &handlers.Readiness{}
 	h, err := handlers.New(handlers.Deps{
 		Logger: logger, AppID: appID, Issuer: issuerURL,
-		WeChat: wx, Tokens: iss, Verifier: ver, Keys: keys, Readiness: ready,
+		WeChat: login, Tokens: iss, Verifier: ver, Keys: keys, Readiness: ready,
+		RateLimit: cfg.RateLimit, TrustedProxies: set.trusted,
+		Metrics: m, MetricsHandler: m.Handler(),
+		UserAPI: wx, AccessTokens: accessTokens,
 	})
 	if err != nil {
 		return nil, err

@@ -4,11 +4,8 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
-	"log/slog"
 	"net/http"
 	"strconv"
-
-	"github.com/go-chi/chi/v5/middleware"
 
 	"github.com/wxlogin/wxlogin/token"
 	"github.com/wxlogin/wxlogin/wechat"
@@ -59,6 +56,11 @@ type Error struct {
 	Detail     string
 	Err        error
 	RetryAfter int // seconds, for rate_limited; 0 leaves Retry-After unset
+	// Relogin marks a decrypt_failed whose likely cause is the token's
+	// session_key (most often a later wx.login replaced it): the client
+	// should log in again and ask the user again. It is sent as the
+	// problem member "relogin".
+	Relogin bool
 }
 
 // Error returns the code and detail, and the cause when there is one.
@@ -84,6 +86,7 @@ type Problem struct {
 	Detail    string `json:"detail,omitempty"`
 	Code      string `json:"code"`
 	RequestID string `json:"request_id,omitempty"`
+	Relogin   bool   `json:"relogin,omitempty"`
 }
 
 // asError turns any error into the *Error to answer with. Errors that
@@ -116,6 +119,20 @@ func asError(err error) *Error {
 	}
 }
 
+// tokenFailureReason names why a bearer token was refused, for metrics:
+// token.Reason for the verifier's errors, and "missing" or "malformed"
+// for a request without a usable Authorization header.
+func tokenFailureReason(e *Error) string {
+	switch {
+	case errors.Is(e.Err, token.ErrInvalid):
+		return token.Reason(e.Err)
+	case errors.Is(e.Err, errNoToken):
+		return "missing"
+	default:
+		return "malformed"
+	}
+}
+
 func tokenDetail(err error) string {
 	switch {
 	case errors.Is(err, token.ErrExpired):
@@ -135,8 +152,11 @@ func (s *server) writeError(w http.ResponseWriter, r *http.Request, err error) {
 	if !ok {
 		status = http.StatusInternalServerError
 	}
-	reqID := middleware.GetReqID(r.Context())
+	reqID := requestID(r.Context())
 	setOutcome(r.Context(), e.Code)
+	if e.Code == CodeInvalidToken {
+		s.Metrics.TokenRejected(tokenFailureReason(e))
+	}
 
 	switch {
 	case errors.Is(e.Err, wechat.ErrMisconfigured):
@@ -167,6 +187,7 @@ func (s *server) writeError(w http.ResponseWriter, r *http.Request, err error) {
 		Detail:    e.Detail,
 		Code:      e.Code,
 		RequestID: reqID,
+		Relogin:   e.Relogin,
 	})
 }
 
@@ -177,21 +198,39 @@ func writeJSON(w http.ResponseWriter, v any) {
 	json.NewEncoder(w).Encode(v)
 }
 
-// outcome carries the error code of a request to the request logger.
-type outcome struct{ code string }
+// requestInfo is what the request logger shares with the rest of one
+// request's handling: its id, and the error code it was answered with.
+type requestInfo struct {
+	id   string
+	code string // "" until writeError answers with an error
+}
 
-type outcomeKey struct{}
+type requestInfoKey struct{}
+
+// infoOf returns the requestInfo logRequests put in ctx, or nil.
+func infoOf(ctx context.Context) *requestInfo {
+	info, _ := ctx.Value(requestInfoKey{}).(*requestInfo)
+	return info
+}
+
+// requestID returns the id of the request ctx belongs to, or "".
+func requestID(ctx context.Context) string {
+	if info := infoOf(ctx); info != nil {
+		return info.id
+	}
+	return ""
+}
 
 func setOutcome(ctx context.Context, code string) {
-	if o, ok := ctx.Value(outcomeKey{}).(*outcome); ok {
-		o.code = code
+	if info := infoOf(ctx); info != nil {
+		info.code = code
 	}
 }
 
-// logValue keeps slog from ever printing more than the code of an outcome.
-func (o *outcome) logValue() slog.Value {
-	if o.code == "" {
-		return slog.StringValue("ok")
+// outcome returns "ok" or the error code the request was answered with.
+func (info *requestInfo) outcome() string {
+	if info.code == "" {
+		return "ok"
 	}
-	return slog.StringValue(o.code)
+	return info.code
 }

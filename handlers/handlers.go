@@ -6,8 +6,10 @@ package handlers
 
 import (
 	"context"
+	"errors"
 	"log/slog"
 	"net/http"
+	"net/netip"
 	"sync/atomic"
 	"time"
 
@@ -43,7 +45,41 @@ type Deps struct {
 	Verifier  Verifier    // verifies bearer tokens
 	Keys      []token.Key // every published verification key
 	Readiness *Readiness  // flips /readyz during shutdown; nil means always ready
+
+	// UserAPI and AccessTokens serve /v1/phone and /v1/session/check;
+	// without them those answer internal_error.
+	UserAPI      UserAPI      // WeChat calls made with the access token
+	AccessTokens AccessTokens // the app's access token, cached
+
+	// RateLimit is how many POST /v1/login a client IP may make per
+	// minute; 0 turns the limit off.
+	RateLimit int
+	// TrustedProxies are the peers whose X-Forwarded-For names the client
+	// IP (for the rate limit and logs); for any other peer it is the peer
+	// address itself.
+	TrustedProxies []netip.Prefix
+	// Metrics receives counts and latencies; nil counts nothing.
+	Metrics Metrics
+	// MetricsHandler serves GET /metrics; nil leaves the route out.
+	MetricsHandler http.Handler
 }
+
+// Metrics is what the HTTP layer reports to (metrics.Metrics implements
+// it). Outcomes are "ok" or a contract error code.
+type Metrics interface {
+	Request(route string, status int, took time.Duration)
+	Login(outcome string)
+	TokenIssued()
+	TokenRejected(reason string)
+}
+
+// noMetrics counts nothing.
+type noMetrics struct{}
+
+func (noMetrics) Request(string, int, time.Duration) {}
+func (noMetrics) Login(string)                       {}
+func (noMetrics) TokenIssued()                       {}
+func (noMetrics) TokenRejected(string)               {}
 
 // Readiness is the state /readyz reports. The zero value is ready.
 type Readiness struct{ draining atomic.Bool }
@@ -59,6 +95,7 @@ func (r *Readiness) Ready() bool { return r == nil || !r.draining.Load() }
 type server struct {
 	Deps
 	log       *slog.Logger
+	ids       *requestIDs
 	jwks      []byte
 	discovery []byte
 }
@@ -68,6 +105,12 @@ func New(d Deps) (http.Handler, error) {
 	if d.Logger == nil {
 		d.Logger = slog.New(slog.DiscardHandler)
 	}
+	if d.Metrics == nil {
+		d.Metrics = noMetrics{}
+	}
+	if d.RateLimit < 0 {
+		return nil, errors.New("handlers: negative rate limit")
+	}
 	jwks, err := token.MarshalJWKS(d.Keys)
 	if err != nil {
 		return nil, err
@@ -75,6 +118,7 @@ func New(d Deps) (http.Handler, error) {
 	s := &server{
 		Deps:      d,
 		log:       d.Logger,
+		ids:       newRequestIDs(),
 		jwks:      jwks,
 		discovery: token.NewDiscovery(d.Issuer, d.Keys).JSON(),
 	}

@@ -38,7 +38,9 @@ type testServer struct {
 type testOptions struct {
 	fake    wechattest.Options
 	timeout time.Duration
-	wechat  handlers.WeChat // replaces the real client when set
+	wechat  handlers.WeChat                              // replaces the real client when set
+	deps    func(*handlers.Deps)                         // changes the dependencies before handlers.New
+	observe func(api, result string, took time.Duration) // the WeChat client's Observe
 }
 
 func newTestServer(t *testing.T, opts testOptions) *testServer {
@@ -53,6 +55,9 @@ func newTestServer(t *testing.T, opts testOptions) *testServer {
 	signer, _, _ := token.ParsePrivateKey(pemKey)
 	sk := make([]byte, token.SecretSize)
 	rand.Read(sk)
+	recordSecret("app secret", secret)
+	recordPEM("signing key", pemKey)
+	recordBytes("session-key secret", sk)
 	sealer, _ := token.NewSealer(sk)
 	iss, err := token.NewIssuer(token.IssuerConfig{Key: signer, Issuer: issuer, Audience: appID, AppID: appID, TTL: 2 * time.Hour, Sealer: sealer})
 	if err != nil {
@@ -62,21 +67,25 @@ func newTestServer(t *testing.T, opts testOptions) *testServer {
 	if err != nil {
 		t.Fatal(err)
 	}
-	var client handlers.WeChat = wechat.New(wechat.Config{BaseURL: wx.URL, AppID: appID, Secret: secret, Timeout: opts.timeout})
+	var client handlers.WeChat = wechat.New(wechat.Config{BaseURL: wx.URL, AppID: appID, Secret: secret, Timeout: opts.timeout, HTTPClient: recordingClient(), Observe: opts.observe})
 	if opts.wechat != nil {
 		client = opts.wechat
 	}
 	logs := &logBuffer{}
 	ready := &handlers.Readiness{}
-	h, err := handlers.New(handlers.Deps{
-		Logger: slog.New(slog.NewJSONHandler(logs, nil)),
+	deps := handlers.Deps{
+		Logger: slog.New(slog.NewJSONHandler(captureLogs(logs), nil)),
 		AppID:  appID, Issuer: issuer, WeChat: client, Tokens: iss, Verifier: ver,
 		Keys: []token.Key{iss.Key()}, Readiness: ready,
-	})
+	}
+	if opts.deps != nil {
+		opts.deps(&deps)
+	}
+	h, err := handlers.New(deps)
 	if err != nil {
 		t.Fatal(err)
 	}
-	srv := httptest.NewServer(h)
+	srv := httptest.NewServer(recordTraffic(h))
 	t.Cleanup(srv.Close)
 	return &testServer{Server: srv, wx: wx, verifier: ver, issuer: iss, ready: ready, logs: logs}
 }

@@ -42,6 +42,7 @@ func (s *server) handleLogin() http.HandlerFunc {
 			s.writeError(w, r, err)
 			return
 		}
+		s.Metrics.TokenIssued()
 		writeJSON(w, loginResponse{
 			Token:     issued.Token,
 			TokenType: "Bearer",

@@ -2,23 +2,36 @@ package handlers
 
 import (
 	"context"
+	"crypto/rand"
+	"encoding/hex"
 	"fmt"
+	"log/slog"
 	"net/http"
+	"os"
 	"runtime/debug"
+	"strconv"
+	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/go-chi/chi/v5"
 	"github.com/go-chi/chi/v5/middleware"
 )
 
-// logRequests logs one line per request: request id, method, route
-// pattern (never the raw URL, whose query a client may fill with a code),
-// status, latency and outcome code.
+// loginRoute is the route pattern of POST /v1/login in routes.go, whose
+// requests are also counted by outcome.
+const loginRoute = "/v1/login"
+
+// logRequests gives each request its id (see requestIDs) and logs one
+// line per request: request id, method, route pattern (never the raw URL,
+// whose query a client may fill with a code), status, latency, outcome
+// code and client IP (set by clientIP, which runs first), and counts the
+// request in the metrics.
 func (s *server) logRequests(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		start := time.Now()
-		o := &outcome{}
-		r = r.WithContext(context.WithValue(r.Context(), outcomeKey{}, o))
+		info := &requestInfo{id: s.ids.next(r)}
+		r = r.WithContext(context.WithValue(r.Context(), requestInfoKey{}, info))
 		ww := middleware.NewWrapResponseWriter(w, r.ProtoMajor)
 		next.ServeHTTP(ww, r)
 
@@ -30,15 +43,62 @@ func (s *server) logRequests(next http.Handler) http.Handler {
 		if status == 0 {
 			status = http.StatusOK
 		}
-		s.log.InfoContext(r.Context(), "request",
-			"request_id", middleware.GetReqID(r.Context()),
-			"method", r.Method,
-			"route", route,
-			"status", status,
-			"duration_ms", float64(time.Since(start).Microseconds())/1000,
-			"outcome", o.logValue(),
-		)
+		took := time.Since(start)
+		ctx := r.Context()
+		// LogAttrs rather than key-value pairs: nothing is boxed, and the
+		// line is skipped without building it when Info is off.
+		if s.log.Enabled(ctx, slog.LevelInfo) {
+			s.log.LogAttrs(ctx, slog.LevelInfo, "request",
+				slog.String("request_id", info.id),
+				slog.String("method", r.Method),
+				slog.String("route", route),
+				slog.Int("status", status),
+				slog.Float64("duration_ms", float64(took.Microseconds())/1000),
+				slog.String("outcome", info.outcome()),
+				slog.String("client_ip", middleware.GetClientIP(ctx)),
+			)
+		}
+		s.Metrics.Request(route, status, took)
+		if route == loginRoute {
+			s.Metrics.Login(info.outcome())
+		}
 	})
+}
+
+// requestIDs makes request ids as chi's middleware.RequestID does, in
+// the same form ("host/0123456789-000042": the host name, a random tag
+// per process, a counter), without fmt; like it, a request that comes
+// with an X-Request-Id header (from a proxy that traces requests) keeps
+// that id, as long as it looks like one (see validRequestID).
+type requestIDs struct {
+	prefix string
+	n      atomic.Uint64
+}
+
+func newRequestIDs() *requestIDs {
+	host, err := os.Hostname()
+	if host == "" || err != nil {
+		host = "localhost"
+	}
+	var tag [5]byte
+	rand.Read(tag[:])
+	return &requestIDs{prefix: host + "/" + hex.EncodeToString(tag[:]) + "-"}
+}
+
+func (ids *requestIDs) next(r *http.Request) string {
+	if id := r.Header.Get(middleware.RequestIDHeader); validRequestID(id) {
+		return id
+	}
+	var digits [20]byte
+	d := strconv.AppendUint(digits[:0], ids.n.Add(1), 10)
+	var b strings.Builder
+	b.Grow(len(ids.prefix) + max(len(d), 6))
+	b.WriteString(ids.prefix)
+	for range 6 - len(d) { // at least six digits, as chi pads them
+		b.WriteByte('0')
+	}
+	b.Write(d)
+	return b.String()
 }
 
 // recoverPanics answers a panicking handler with a 500 problem, logs the
@@ -54,7 +114,7 @@ func (s *server) recoverPanics(next http.Handler) http.Handler {
 				panic(rec)
 			}
 			s.log.ErrorContext(r.Context(), "handler panicked",
-				"request_id", middleware.GetReqID(r.Context()),
+				"request_id", requestID(r.Context()),
 				"panic", fmt.Sprint(rec), "stack", string(debug.Stack()))
 			s.writeError(w, r, errorf(CodeInternal, "internal error"))
 		}()
@@ -76,4 +136,27 @@ func (s *server) methodNotAllowed(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	s.writeError(w, r, errorf(CodeMethodNotAllowed, "this endpoint does not take "+r.Method))
+}
+
+// maxRequestIDLen bounds a request id taken from X-Request-Id.
+const maxRequestIDLen = 128
+
+// validRequestID accepts an X-Request-Id worth logging and echoing: up to
+// maxRequestIDLen letters, digits and ._:/+=- (UUIDs, trace ids, chi's
+// own form). Anything else is replaced with an id of ours, so a client
+// cannot write arbitrary text into the logs and problem documents.
+func validRequestID(id string) bool {
+	if id == "" || len(id) > maxRequestIDLen {
+		return false
+	}
+	for i := 0; i < len(id); i++ {
+		c := id[i]
+		switch {
+		case 'a' <= c && c <= 'z', 'A' <= c && c <= 'Z', '0' <= c && c <= '9':
+		case c == '.', c == '_', c == ':', c == '/', c == '+', c == '=', c == '-':
+		default:
+			return false
+		}
+	}
+	return true
 }

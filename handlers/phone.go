@@ -1,0 +1,52 @@
+package handlers
+
+import (
+	"errors"
+	"net/http"
+
+	"github.com/wxlogin/wxlogin/wechat"
+)
+
+type phoneRequest struct {
+	Code string `json:"code"`
+}
+
+type phoneResponse struct {
+	PhoneNumber     string `json:"phoneNumber"`
+	PurePhoneNumber string `json:"purePhoneNumber"`
+	CountryCode     string `json:"countryCode"`
+}
+
+// handlePhone exchanges the code of a getPhoneNumber button for the
+// user's phone number, with the app's access token.
+func (s *server) handlePhone() http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		if _, err := s.bearer(r); err != nil {
+			s.writeError(w, r, err)
+			return
+		}
+		var req phoneRequest
+		if err := decodeJSON(w, r, &req, false); err != nil {
+			s.writeError(w, r, err)
+			return
+		}
+		if err := checkCode(req.Code); err != nil {
+			s.writeError(w, r, err)
+			return
+		}
+		var p wechat.PhoneNumber
+		err := s.withAccessToken(r.Context(), func(accessToken string) (err error) {
+			p, err = s.UserAPI.GetPhoneNumber(r.Context(), accessToken, req.Code)
+			return err
+		})
+		if errors.Is(err, wechat.ErrInvalidCode) {
+			err = &Error{Code: CodeInvalidCode, Err: err,
+				Detail: "WeChat says the phone-number code is invalid, expired (it lives 5 minutes) or already used; ask the user to tap the phone-number button again"}
+		}
+		if err != nil {
+			s.writeError(w, r, err)
+			return
+		}
+		writeJSON(w, phoneResponse{PhoneNumber: p.PhoneNumber, PurePhoneNumber: p.PurePhoneNumber, CountryCode: p.CountryCode})
+	}
+}

@@ -1,0 +1,64 @@
+package handlers
+
+import (
+	"net"
+	"net/http"
+	"time"
+
+	"github.com/go-chi/chi/v5/middleware"
+	"github.com/go-chi/httprate"
+)
+
+// clientIP puts the client's IP in the request context (read it with
+// middleware.GetClientIP): the peer address, or, when the peer is one of
+// TrustedProxies, the rightmost untrusted address of X-Forwarded-For.
+// chi's RealIP is not used: it believes any client's headers.
+func (s *server) clientIP() func(http.Handler) http.Handler {
+	if len(s.TrustedProxies) == 0 {
+		return middleware.ClientIPFromRemoteAddr
+	}
+	cidrs := make([]string, len(s.TrustedProxies))
+	for i, p := range s.TrustedProxies {
+		cidrs[i] = p.String()
+	}
+	return middleware.ClientIPFromXFF(cidrs...)
+}
+
+// limitLogins lets each client IP make at most RateLimit requests per
+// minute (a sliding window, in this process's memory) and answers the
+// rest 429 rate_limited through the one error writer. With RateLimit 0
+// it lets everything through.
+func (s *server) limitLogins() func(http.Handler) http.Handler {
+	if s.RateLimit == 0 {
+		return func(next http.Handler) http.Handler { return next }
+	}
+	const window = time.Minute
+	return httprate.LimitBy(s.RateLimit, window, clientIPKey,
+		httprate.WithLimitHandler(func(w http.ResponseWriter, r *http.Request) {
+			s.writeError(w, r, &Error{
+				Code:       CodeRateLimited,
+				Detail:     "too many logins from this address; retry later",
+				RetryAfter: int(window.Seconds()),
+			})
+		}),
+		httprate.WithErrorHandler(func(w http.ResponseWriter, r *http.Request, err error) {
+			s.writeError(w, r, err)
+		}),
+	)
+}
+
+// clientIPKey is the rate-limit bucket of a request: its client IP, with
+// IPv6 addresses reduced to their /64 (one subscriber's usual block). A
+// trusted proxy that sends no usable X-Forwarded-For is limited by its own
+// address, so a broken chain shares one bucket rather than escaping the
+// limit.
+func clientIPKey(r *http.Request) (string, error) {
+	ip := middleware.GetClientIP(r.Context())
+	if ip == "" {
+		ip = r.RemoteAddr
+		if host, _, err := net.SplitHostPort(r.RemoteAddr); err == nil {
+			ip = host
+		}
+	}
+	return httprate.CanonicalizeIP(ip), nil
+}

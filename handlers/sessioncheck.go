@@ -1,0 +1,37 @@
+package handlers
+
+import "net/http"
+
+type sessionCheckResponse struct {
+	Valid bool `json:"valid"`
+}
+
+// handleSessionCheck asks WeChat whether the session_key sealed in the
+// bearer token is still the user's current one. A sealed key that does
+// not open (the session-key secret was rotated) is not valid either:
+// the answer to both is to log in again.
+func (s *server) handleSessionCheck() http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		c, err := s.bearer(r)
+		if err != nil {
+			s.writeError(w, r, err)
+			return
+		}
+		sk, err := s.Tokens.OpenSessionKey(c)
+		if err != nil {
+			s.log.InfoContext(r.Context(), "session check: the token's session key does not open", "err", err)
+			writeJSON(w, sessionCheckResponse{Valid: false})
+			return
+		}
+		var valid bool
+		err = s.withAccessToken(r.Context(), func(accessToken string) (err error) {
+			valid, err = s.UserAPI.CheckSession(r.Context(), accessToken, c.Subject, sk)
+			return err
+		})
+		if err != nil {
+			s.writeError(w, r, err)
+			return
+		}
+		writeJSON(w, sessionCheckResponse{Valid: valid})
+	}
+}
