@@ -1,0 +1,30 @@
+// Package miniprogram_test runs the mini program kit's Node tests as part
+// of `go test ./...`, so the README's one test command covers them too.
+package miniprogram_test
+
+import (
+	"os"
+	"os/exec"
+	"testing"
+)
+
+// TestKit runs `node --test test/`: the kit's unit tests against a fake
+// wx, and its end-to-end test against the real server in dev mode.
+func TestKit(t *testing.T) {
+	if testing.Short() {
+		t.Skip("the Node tests build and start the server; skipped with -short")
+	}
+	node, err := exec.LookPath("node")
+	if err != nil {
+		if os.Getenv("WXLOGIN_REQUIRE_NODE") != "" {
+			t.Fatal("node is not installed, and WXLOGIN_REQUIRE_NODE is set")
+		}
+		t.Skip("node is not installed: skipping the mini program kit's tests (install Node 20+ to run them)")
+	}
+	cmd := exec.Command(node, "--test", "--test-reporter=spec", "test/")
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		t.Fatalf("node --test failed: %v\n%s", err, out)
+	}
+	t.Logf("node --test:\n%s", out)
+}

@@ -1,0 +1,228 @@
+'use strict'
+// End to end: builds the Go server, starts it in dev mode (fake WeChat that
+// accepts any code) and runs the kit against it with a `wx` over fetch.
+const { describe, it, before, after } = require('node:test')
+const assert = require('node:assert/strict')
+const { spawn, spawnSync } = require('node:child_process')
+const crypto = require('node:crypto')
+const fs = require('node:fs')
+const net = require('node:net')
+const os = require('node:os')
+const path = require('node:path')
+const { createAuth } = require('../wxlogin.js')
+
+const repoRoot = path.resolve(__dirname, '..', '..')
+const goMissing = spawnSync('go', ['version']).error
+const skip = goMissing ? 'go is not on PATH: skipping the end-to-end test against the Go server' : false
+
+function freePort () {
+  return new Promise((resolve, reject) => {
+    const srv = net.createServer()
+    srv.on('error', reject)
+    srv.listen(0, '127.0.0.1', () => {
+      const port = srv.address().port
+      srv.close(() => resolve(port))
+    })
+  })
+}
+
+function run (cmd, args, options) {
+  return new Promise((resolve, reject) => {
+    const child = spawn(cmd, args, options)
+    let output = ''
+    child.stdout.on('data', (d) => { output += d })
+    child.stderr.on('data', (d) => { output += d })
+    child.on('error', reject)
+    child.on('close', (code) => {
+      if (code === 0) resolve(output)
+      else reject(new Error(cmd + ' ' + args.join(' ') + ' failed (exit ' + code + '):\n' + output))
+    })
+  })
+}
+
+const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms))
+
+/** A `wx` for Node: request over fetch, random login codes, storage in a Map. */
+function createNodeWx () {
+  const wx = {
+    calls: { login: 0, checkSession: 0 },
+    exchanges: [], // {method, path, auth, status, code}
+    storage: new Map(),
+    login (o) {
+      wx.calls.login++
+      setImmediate(() => o.success({ code: 'e2e-' + crypto.randomUUID(), errMsg: 'login:ok' }))
+    },
+    checkSession (o) {
+      wx.calls.checkSession++
+      setImmediate(() => o.success({ errMsg: 'checkSession:ok' }))
+    },
+    request (o) {
+      const method = o.method || 'GET'
+      const init = { method, headers: Object.assign({}, o.header) }
+      if (o.data !== undefined && method !== 'GET') {
+        init.body = typeof o.data === 'string' ? o.data : JSON.stringify(o.data)
+      }
+      fetch(o.url, init).then(async (r) => {
+        const text = await r.text()
+        let data = text
+        try { data = JSON.parse(text) } catch (e) { /* keep the text, as wx.request does */ }
+        const header = {}
+        r.headers.forEach((v, k) => { header[k] = v })
+        wx.exchanges.push({
+          method,
+          path: new URL(o.url).pathname,
+          auth: init.headers.Authorization,
+          status: r.status,
+          code: data && data.code
+        })
+        o.success({ statusCode: r.status, data, header, errMsg: 'request:ok' })
+      }, (e) => o.fail({ errMsg: 'request:fail ' + e.message }))
+      return { abort () {} }
+    },
+    getStorageSync (key) { return wx.storage.has(key) ? structuredClone(wx.storage.get(key)) : '' },
+    setStorageSync (key, value) { wx.storage.set(key, structuredClone(value)) },
+    removeStorageSync (key) { wx.storage.delete(key) }
+  }
+  return wx
+}
+
+describe('end to end against the Go server in dev mode', { skip, timeout: 300000 }, () => {
+  let tmp
+  let server
+  let serverOutput = ''
+  let baseURL
+
+  before(async () => {
+    tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'wxlogin-e2e-'))
+    const bin = path.join(tmp, 'wxlogin')
+    await run('go', ['build', '-o', bin, '.'], { cwd: repoRoot, env: process.env })
+
+    const port = await freePort()
+    baseURL = 'http://127.0.0.1:' + port
+    server = spawn(bin, [], {
+      cwd: tmp,
+      env: Object.assign({}, process.env, {
+        WXLOGIN_DEV: 'true',
+        WXLOGIN_ADDR: '127.0.0.1:' + port,
+        WXLOGIN_ISSUER: baseURL
+      }),
+      stdio: ['ignore', 'pipe', 'pipe']
+    })
+    server.stdout.on('data', (d) => { serverOutput += d })
+    server.stderr.on('data', (d) => { serverOutput += d })
+    let exited = null
+    server.on('exit', (code, signal) => { exited = signal || code })
+
+    const deadline = Date.now() + 20000
+    for (;;) {
+      if (exited !== null) throw new Error('the server exited (' + exited + ') before /healthz answered:\n' + serverOutput.slice(-2000))
+      try {
+        const r = await fetch(baseURL + '/healthz')
+        await r.arrayBuffer()
+        if (r.status === 200) break
+      } catch (e) { /* not listening yet */ }
+      if (Date.now() > deadline) throw new Error('/healthz did not answer 200 within 20 s:\n' + serverOutput.slice(-2000))
+      await sleep(100)
+    }
+  })
+
+  after(async () => {
+    if (server && server.exitCode === null && server.signalCode === null) {
+      const gone = new Promise((resolve) => server.once('exit', resolve))
+      server.kill('SIGTERM')
+      const timer = setTimeout(() => server.kill('SIGKILL'), 5000)
+      await gone
+      clearTimeout(timer)
+    }
+    if (tmp) fs.rmSync(tmp, { recursive: true, force: true })
+  })
+
+  it('login, authenticated request, 401 re-login, session check, phone, decrypt_failed, logout', async () => {
+    const wx = createNodeWx()
+    const auth = createAuth({ baseURL, storageKey: 'wxlogin', wx, logger: { warn () {} } })
+
+    // login
+    const rec = await auth.login()
+    assert.equal(typeof rec.token, 'string')
+    assert.equal(rec.token.split('.').length, 3, 'a JWS compact token')
+    assert.ok(rec.openid, 'openid in the login answer')
+    assert.ok(rec.expiresAt > Date.now())
+    assert.equal(wx.calls.login, 1)
+    assert.equal(wx.storage.get('wxlogin').token, rec.token)
+
+    // authenticated request: same openid
+    const res = await auth.request({ url: '/v1/session' })
+    assert.equal(res.statusCode, 200)
+    assert.equal(res.data.openid, rec.openid)
+    assert.equal(typeof res.data.appid, 'string')
+    assert.ok(!Number.isNaN(Date.parse(res.data.expires_at)), 'expires_at is RFC 3339')
+    assert.deepEqual(await auth.session(), res.data)
+    assert.equal(wx.calls.login, 1, 'the token was reused')
+
+    // An invalid token in storage (a bad signature), picked up at a cold
+    // start, triggers exactly one re-login and one retry.
+    const sig = rec.token.slice(rec.token.lastIndexOf('.') + 1)
+    const badSig = (sig[0] === 'A' ? 'B' : 'A') + sig.slice(1)
+    const bad = rec.token.slice(0, rec.token.lastIndexOf('.') + 1) + badSig
+    wx.storage.set('wxlogin', { token: bad, expiresAt: Date.now() + 3600000, openid: rec.openid, issuedAt: Date.now() })
+    const auth2 = createAuth({ baseURL, storageKey: 'wxlogin', wx, logger: { warn () {} } })
+    const before = wx.exchanges.length
+    const res2 = await auth2.request({ url: '/v1/session' })
+    assert.equal(res2.statusCode, 200)
+    const exchanges = wx.exchanges.slice(before).map((x) => [x.method, x.path, x.status, x.code])
+    assert.deepEqual(exchanges, [
+      ['GET', '/v1/session', 401, 'invalid_token'],
+      ['POST', '/v1/login', 200, undefined],
+      ['GET', '/v1/session', 200, undefined]
+    ])
+    assert.equal(wx.calls.login, 2)
+    const stored = wx.storage.get('wxlogin')
+    assert.notEqual(stored.token, bad)
+    assert.equal(res2.data.openid, stored.openid)
+
+    // session check: WeChat (the dev fake) still holds the session_key
+    assert.deepEqual(await auth2.checkSession(), { valid: true })
+
+    // phone number: the dev fake accepts any getPhoneNumber code
+    const phone = await auth2.phone({ code: 'e2e-phone-' + crypto.randomUUID(), errMsg: 'getPhoneNumber:ok' })
+    assert.deepEqual(Object.keys(phone).sort(), ['countryCode', 'phoneNumber', 'purePhoneNumber'])
+    assert.match(phone.purePhoneNumber, /^\d+$/)
+    assert.equal(typeof phone.countryCode, 'string')
+
+    // Open data encrypted with another key: decrypt_failed, needsReauth,
+    // one fresh login afterwards, the data is not sent twice.
+    const loginsBefore = wx.calls.login
+    const decryptsBefore = wx.exchanges.filter((x) => x.path === '/v1/decrypt').length
+    await assert.rejects(auth2.decrypt({
+      encryptedData: crypto.randomBytes(32).toString('base64'),
+      iv: crypto.randomBytes(16).toString('base64')
+    }), (err) => {
+      assert.equal(err.status, 400)
+      assert.equal(err.code, 'decrypt_failed')
+      assert.equal(err.needsReauth, true)
+      assert.equal(err.problem.status, 400)
+      return true
+    })
+    assert.equal(wx.exchanges.filter((x) => x.path === '/v1/decrypt').length, decryptsBefore + 1)
+    assert.equal(wx.calls.login, loginsBefore + 1)
+
+    // logout forgets the token
+    auth2.logout()
+    assert.equal(wx.storage.has('wxlogin'), false)
+  })
+
+  it('a server error surfaces the problem object', async () => {
+    const wx = createNodeWx()
+    const auth = createAuth({ baseURL, wx, logger: { warn () {} } })
+    // Missing fields: invalid_request (400) as application/problem+json.
+    await assert.rejects(auth.request({ url: '/v1/decrypt', method: 'POST', data: {} }), (err) => {
+      assert.equal(err.name, 'WxLoginError')
+      assert.equal(err.status, 400)
+      assert.equal(err.code, 'invalid_request')
+      assert.equal(err.problem.status, 400)
+      assert.equal(typeof err.title, 'string')
+      return true
+    })
+    assert.equal(wx.calls.login, 1, 'a 400 does not trigger a re-login')
+  })
+})
