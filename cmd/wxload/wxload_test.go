@@ -1,0 +1,100 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"os"
+	"strings"
+	"testing"
+	"time"
+)
+
+func TestTailWriterKeepsTheEnd(t *testing.T) {
+	w := &tailWriter{max: 8}
+	for _, s := range []string{"abc", "defgh", "ijklmnopqrstu", "v"} {
+		w.Write([]byte(s))
+	}
+	if got, want := w.String(), "opqrstuv"; got != want {
+		t.Errorf("String() = %q, want %q", got, want)
+	}
+	if got := w.Total(); got != 22 {
+		t.Errorf("Total() = %d, want 22", got)
+	}
+	short := &tailWriter{max: 8}
+	short.Write([]byte("ab"))
+	if got := short.String(); got != "ab" {
+		t.Errorf("String() = %q, want %q", got, "ab")
+	}
+}
+
+func TestQuantile(t *testing.T) {
+	r := &result{}
+	for i := 1; i <= 100; i++ {
+		r.latencies = append(r.latencies, time.Duration(i)*time.Millisecond)
+	}
+	for _, c := range []struct {
+		q    float64
+		want time.Duration
+	}{{0.5, 50 * time.Millisecond}, {0.99, 99 * time.Millisecond}, {1, 100 * time.Millisecond}, {0, time.Millisecond}} {
+		if got := r.quantile(c.q); got != c.want {
+			t.Errorf("quantile(%v) = %v, want %v", c.q, got, c.want)
+		}
+	}
+}
+
+func TestReadProcOfItself(t *testing.T) {
+	s, err := readProc(os.Getpid())
+	if err != nil {
+		t.Skipf("no /proc here: %v", err)
+	}
+	if s.rssKB <= 0 || s.hwmKB < s.rssKB || s.threads < 1 || s.fds < 3 {
+		t.Errorf("readProc = %+v, want positive RSS ≤ peak, threads and open files", s)
+	}
+}
+
+func TestCheckAnswer(t *testing.T) {
+	good := `{"token":"a.b.c","token_type":"Bearer","expires_in":7200,"openid":"o1","unionid":"u1"}`
+	if msg := checkAnswer([]byte(good), "o1"); msg != "" {
+		t.Errorf("checkAnswer(good) = %q", msg)
+	}
+	for _, bad := range []string{`{`, strings.Replace(good, `"o1"`, `"o2"`, 1), strings.Replace(good, "a.b.c", "abc", 1), strings.Replace(good, "Bearer", "x", 1)} {
+		if checkAnswer([]byte(bad), "o1") == "" {
+			t.Errorf("checkAnswer(%s) accepted it", bad)
+		}
+	}
+}
+
+// TestRunEndToEnd builds wxlogin and the yardstick and puts both under a
+// short load, then soaks wxlogin briefly: the tool must keep working
+// against the real binaries.
+func TestRunEndToEnd(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds and starts two servers")
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	defer cancel()
+	var out, errs bytes.Buffer
+	err := run(ctx, []string{"-d", "500ms", "-warmup", "100ms", "-c", "2", "-n", "300", "-sign-bench", "20ms"}, &out, &errs)
+	if err != nil {
+		t.Fatalf("run: %v\n%s\n%s", err, out.String(), errs.String())
+	}
+	for _, want := range []string{"wxlogin/yardstick: throughput", "server CPU per login", "  wxlogin", "yardstick"} {
+		if !strings.Contains(out.String(), want) {
+			t.Errorf("output lacks %q:\n%s", want, out.String())
+		}
+	}
+	if strings.Contains(out.String(), "errors:") {
+		t.Errorf("logins failed:\n%s", out.String())
+	}
+
+	out.Reset()
+	err = run(ctx, []string{"-soak", "-d", "2s", "-interval", "400ms", "-settle", "0s", "-rate", "200", "-c", "2", "-warmup", "0s"}, &out, &errs)
+	if err != nil {
+		t.Fatalf("soak: %v\n%s\n%s", err, out.String(), errs.String())
+	}
+	for _, want := range []string{"RSS", "goroutines", "open files"} {
+		if !strings.Contains(out.String(), want) {
+			t.Errorf("soak output lacks %q:\n%s", want, out.String())
+		}
+	}
+}
