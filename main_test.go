@@ -136,6 +136,11 @@ func TestConfigBadValues(t *testing.T) {
 		{"rate limit", "WXLOGIN_RATE_LIMIT", "-1", "WXLOGIN_RATE_LIMIT: must be 0"},
 		{"proxies", "WXLOGIN_TRUSTED_PROXIES", "10.0.0.0/8,nonsense", `WXLOGIN_TRUSTED_PROXIES: "nonsense" is not a CIDR`},
 		{"log format", "WXLOGIN_LOG_FORMAT", "xml", "WXLOGIN_LOG_FORMAT: must be json or text"},
+		{"log level", "WXLOGIN_LOG_LEVEL", "loud", "WXLOGIN_LOG_LEVEL"},
+		{"reuse window too long", "WXLOGIN_CODE_REUSE_WINDOW", "10m", "WXLOGIN_CODE_REUSE_WINDOW: 10m0s is out of range"},
+		{"negative reuse window", "WXLOGIN_CODE_REUSE_WINDOW", "-1s", "WXLOGIN_CODE_REUSE_WINDOW: -1s is out of range"},
+		{"shutdown delay", "WXLOGIN_SHUTDOWN_DELAY", "2m", "WXLOGIN_SHUTDOWN_DELAY: 2m0s is out of range"},
+		{"shutdown timeout", "WXLOGIN_SHUTDOWN_TIMEOUT", "-1s", "WXLOGIN_SHUTDOWN_TIMEOUT: must not be negative"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

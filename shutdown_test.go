@@ -92,8 +92,9 @@ func TestSIGTERM(t *testing.T) {
 		ans    map[string]any
 	}
 	inflight := make(chan result, 1)
+	aliceCode, bobCode := wx.Code("alice"), wx.Code("bob")
 	go func() {
-		status, ans := postLoginErr(base, wx.Code("alice"))
+		status, ans := postLoginErr(base, aliceCode)
 		inflight <- result{status, ans}
 	}()
 	<-arrived // the login is at WeChat
@@ -116,19 +117,17 @@ func TestSIGTERM(t *testing.T) {
 		if status := getStatus(base + "/healthz"); status != http.StatusOK {
 			t.Errorf("/healthz during the shutdown delay: %d, want 200", status)
 		}
-		if status, ans := postLoginErr(base, wx.Code("bob")); status != http.StatusOK {
+		if status, ans := postLoginErr(base, bobCode); status != http.StatusOK {
 			t.Errorf("a login during the shutdown delay: %d %v", status, ans["code"])
 		}
 	}
 
 	r := <-inflight
+	tok, _ := r.ans["token"].(string)
 	if r.status != http.StatusOK || r.ans["openid"] != wx.OpenID("alice") {
 		t.Errorf("the login in flight at SIGTERM: %d %v", r.status, r.ans["code"])
-	} else {
-		tok, _ := r.ans["token"].(string)
-		if strings.Count(tok, ".") != 2 {
-			t.Errorf("the login in flight got no token")
-		}
+	} else if strings.Count(tok, ".") != 2 {
+		t.Errorf("the login in flight got no token")
 	}
 	done := make(chan error, 1)
 	go func() { done <- cmd.Wait() }()
@@ -146,6 +145,11 @@ func TestSIGTERM(t *testing.T) {
 	for _, line := range []string{"shutting down: /readyz fails", "shutting down: draining", "stopped"} {
 		if !strings.Contains(stderr.String(), line) {
 			t.Errorf("logs lack %q:\n%s", line, &stderr)
+		}
+	}
+	for _, secret := range []string{testSecret, aliceCode, bobCode, tok, wx.SessionKey(wx.OpenID("alice"))} {
+		if secret != "" && strings.Contains(stderr.String(), secret) {
+			t.Errorf("the logs hold a secret (%.6s…)", secret)
 		}
 	}
 	// After exit, the port is closed.

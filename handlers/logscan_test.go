@@ -23,7 +23,7 @@ import (
 // the captured logs.
 
 var (
-	logCapture syncBuffer
+	logCapture logBuffer
 	secrets    = secretSet{m: map[string]string{}}
 )
 
@@ -203,23 +203,6 @@ func (t recordingTransport) RoundTrip(r *http.Request) (*http.Response, error) {
 // captureLogs returns the writer a test server should log to: w, and the
 // package-wide capture the scan reads.
 func captureLogs(w io.Writer) io.Writer { return io.MultiWriter(w, &logCapture) }
-
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
 
 func TestMain(m *testing.M) {
 	code := m.Run()

@@ -14,7 +14,6 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -49,25 +48,7 @@ type odEnv struct {
 	iss    *token.Issuer
 	ver    *token.Verifier
 	signer crypto.Signer
-	logs   *odLogs
-}
-
-// odLogs collects the server's log lines, safely for concurrent writers.
-type odLogs struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (l *odLogs) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.buf.Write(p)
-}
-
-func (l *odLogs) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.buf.String()
+	logs   *logBuffer
 }
 
 func newODEnv(t *testing.T, o odOptions) *odEnv {
@@ -100,7 +81,7 @@ func newODEnv(t *testing.T, o odOptions) *odEnv {
 	cache := wechat.NewTokenCache(wechat.TokenCacheConfig{
 		Fetch: func(ctx context.Context) (wechat.AccessToken, error) { return client.StableAccessToken(ctx, false) },
 	})
-	logs := &odLogs{}
+	logs := &logBuffer{}
 	h, err := handlers.New(handlers.Deps{
 		Logger: slog.New(slog.NewJSONHandler(captureLogs(logs), nil)),
 		AppID:  o.appID, Issuer: odIssuer, WeChat: client, Tokens: iss, Verifier: ver,
