@@ -85,10 +85,21 @@ func NewCodeDedup(wx WeChat, cfg CodeDedupConfig) *CodeDedup {
 // Code2Session answers from a recent or in-flight exchange of the same
 // code when there is one, and otherwise asks WeChat.
 //
-// The shared WeChat call does not end when the request that started it
-// goes away: it runs to its own deadline, so that the answer is there for
-// the resend that a client which gave up is about to make. Each caller
-// still returns as soon as its own context ends.
+// The call runs on the goroutine of the request that starts it (the
+// leader), and concurrent requests for the same code wait for its answer.
+// It does not end when a caller goes away: it runs to its own deadline
+// (the WeChat client's timeout), so that the answer is there for the
+// resend that a client which gave up is about to make. A caller whose
+// context has already ended makes no call. Running the call on the
+// leader's goroutine rather than a fresh one (singleflight's DoChan)
+// saves a goroutine, its stack growth and two hand-offs per login (the
+// README's performance section has the figures); the price is that a
+// caller which gives up still waits out the shared call, at most the
+// WeChat timeout.
+//
+// A panic in the wrapped Code2Session reaches every caller, as a panic in
+// its own goroutine (singleflight.Do carries it), for recoverPanics to
+// answer.
 func (d *CodeDedup) Code2Session(ctx context.Context, code string) (wechat.Session, error) {
 	if d.window <= 0 {
 		return d.WeChat.Code2Session(ctx, code)
@@ -98,18 +109,14 @@ func (d *CodeDedup) Code2Session(ctx context.Context, code string) (wechat.Sessi
 		d.onDuplicate("replayed")
 		return sess, nil
 	}
+	if ctx.Err() != nil {
+		return wechat.Session{}, contextError(ctx)
+	}
 	detached := context.WithoutCancel(ctx)
 	leader := false // set when this caller's function is the one that runs
-	ch := d.calls.DoChan(string(key[:]), func() (_ any, err error) {
+	v, err, _ := d.calls.Do(string(key[:]), func() (any, error) {
 		leader = true
-		// singleflight re-panics in a goroutine of its own, which would
-		// end the process; carry the panic to the callers instead.
-		defer func() {
-			if p := recover(); p != nil {
-				err = &panicked{value: p}
-			}
-		}()
-		// A call that finished between lookup and DoChan has stored its
+		// A call that finished between lookup and Do has stored its
 		// answer: look again rather than spend the code a second time.
 		if sess, ok := d.lookup(key); ok {
 			d.onDuplicate("replayed")
@@ -122,21 +129,13 @@ func (d *CodeDedup) Code2Session(ctx context.Context, code string) (wechat.Sessi
 		d.store(key, sess)
 		return sess, nil
 	})
-	select {
-	case res := <-ch:
-		if !leader {
-			d.onDuplicate("in_flight")
-		}
-		if p, ok := res.Err.(*panicked); ok {
-			panic(p.value) // for recoverPanics, in the request's goroutine
-		}
-		if res.Err != nil {
-			return wechat.Session{}, res.Err
-		}
-		return res.Val.(wechat.Session), nil
-	case <-ctx.Done():
-		return wechat.Session{}, contextError(ctx)
+	if !leader {
+		d.onDuplicate("in_flight")
 	}
+	if err != nil {
+		return wechat.Session{}, err
+	}
+	return v.(wechat.Session), nil
 }
 
 func (d *CodeDedup) lookup(key [sha256.Size]byte) (wechat.Session, bool) {
@@ -155,12 +154,7 @@ func (d *CodeDedup) store(key [sha256.Size]byte, sess wechat.Session) {
 	d.recent.put(key, sess, now+int64(d.window))
 }
 
-// panicked carries a panic of the wrapped Code2Session to its callers.
-type panicked struct{ value any }
-
-func (p *panicked) Error() string { return fmt.Sprint("panic: ", p.value) }
-
-// contextError is the error the WeChat client gives when ctx ends first.
+// contextError is the error the WeChat client gives when ctx has ended.
 func contextError(ctx context.Context) error {
 	if ctx.Err() == context.DeadlineExceeded {
 		return fmt.Errorf("%w: /sns/jscode2session: no answer in time", wechat.ErrTimeout)

@@ -11,9 +11,7 @@ import (
 	"github.com/wxlogin/wxlogin/handlers"
 )
 
-// Shared calls run on goroutines of their own (they outlive the request
-// that started them), and those end with the call: however many logins go
-// through, no goroutine is left behind.
+// However many logins go through the cache, no goroutine is left behind.
 func TestDedupLeavesNoGoroutines(t *testing.T) {
 	wx := &countingWeChat{}
 	d := handlers.NewCodeDedup(wx, handlers.CodeDedupConfig{Window: time.Minute})

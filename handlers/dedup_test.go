@@ -291,21 +291,55 @@ func TestDedupMemoryBound(t *testing.T) {
 	}
 }
 
-// A caller whose context ends stops waiting for a shared call, with the
-// error the WeChat client gives in that case.
-func TestDedupCallerContext(t *testing.T) {
-	block := make(chan struct{})
-	defer close(block)
-	d := handlers.NewCodeDedup(blockingWeChat(block), handlers.CodeDedupConfig{Window: time.Minute})
-	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Millisecond)
+// A caller whose context has already ended makes no WeChat call, and gets
+// the error the WeChat client gives in that case.
+func TestDedupCallerContextEnded(t *testing.T) {
+	wx := &countingWeChat{}
+	d := handlers.NewCodeDedup(wx, handlers.CodeDedupConfig{Window: time.Minute})
+	ctx, cancel := context.WithTimeout(context.Background(), -time.Second)
 	defer cancel()
-	if _, err := d.Code2Session(ctx, "slow-code-0123"); !errors.Is(err, wechat.ErrTimeout) {
+	if _, err := d.Code2Session(ctx, "code-0123"); !errors.Is(err, wechat.ErrTimeout) {
 		t.Errorf("deadline: err = %v, want wechat.ErrTimeout", err)
 	}
 	ctx, cancel = context.WithCancel(context.Background())
 	cancel()
-	if _, err := d.Code2Session(ctx, "slow-code-4567"); !errors.Is(err, wechat.ErrUnavailable) || !errors.Is(err, context.Canceled) {
+	if _, err := d.Code2Session(ctx, "code-4567"); !errors.Is(err, wechat.ErrUnavailable) || !errors.Is(err, context.Canceled) {
 		t.Errorf("canceled: err = %v, want wechat.ErrUnavailable and context.Canceled", err)
+	}
+	if n := wx.calls.Load(); n != 0 {
+		t.Errorf("%d WeChat calls for callers that had gone", n)
+	}
+}
+
+// The shared call is not cut short when the callers' contexts end while
+// it runs: the leader and a follower both get its answer, which is
+// remembered for the resend that is on its way.
+func TestDedupCallerContextEndsDuringCall(t *testing.T) {
+	block := make(chan struct{})
+	d := handlers.NewCodeDedup(blockingWeChat(block), handlers.CodeDedupConfig{Window: time.Minute})
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	errs := make(chan error, 2)
+	for range 2 {
+		go func() {
+			s, err := d.Code2Session(ctx, "slow-code-0123")
+			if err == nil && s.OpenID != "o-released" {
+				err = fmt.Errorf("answer %+v", s)
+			}
+			errs <- err
+		}()
+	}
+	time.Sleep(100 * time.Millisecond) // both callers are waiting on the call
+	cancel()
+	time.Sleep(10 * time.Millisecond)
+	close(block)
+	for range 2 {
+		if err := <-errs; err != nil {
+			t.Errorf("caller: %v, want the shared answer", err)
+		}
+	}
+	if n := d.Len(); n != 1 {
+		t.Errorf("%d answers remembered, want 1", n)
 	}
 }
 
@@ -313,7 +347,7 @@ type blockingWeChat chan struct{}
 
 func (b blockingWeChat) Code2Session(ctx context.Context, _ string) (wechat.Session, error) {
 	<-b
-	return wechat.Session{}, errors.New("released")
+	return wechat.Session{OpenID: "o-released", SessionKey: "sk-released"}, nil
 }
 
 // The remembered answers survive the store growing and wrapping around:
