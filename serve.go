@@ -16,6 +16,7 @@ import (
 	"github.com/kelseyhightower/envconfig"
 
 	"github.com/wxlogin/wxlogin/handlers"
+	"github.com/wxlogin/wxlogin/logging"
 	"github.com/wxlogin/wxlogin/metrics"
 	"github.com/wxlogin/wxlogin/token"
 	"github.com/wxlogin/wxlogin/wechat"
@@ -58,7 +59,8 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	if err != nil {
 		return err
 	}
-	logger := newLogger(cfg, stderr)
+	logger, logw := newLogger(cfg, stderr)
+	defer logw.Close() // the lines still held, before the process exits
 
 	ln, err := net.Listen("tcp", cfg.Addr)
 	if err != nil {
@@ -135,11 +137,11 @@ func localURL(addr net.Addr) string {
 	return "http://localhost:" + port
 }
 
-// newLogger logs JSON, or text in dev mode, at the configured level.
-func newLogger(cfg *Config, w io.Writer) *slog.Logger {
+// newLogger logs JSON, or text in dev mode, at the configured level,
+// through a writer that gathers info lines for up to LogFlushInterval.
+func newLogger(cfg *Config, w io.Writer) (*slog.Logger, *logging.Writer) {
 	var level slog.Level
 	level.UnmarshalText([]byte(strings.ToUpper(cfg.LogLevel)))
-	opts := &slog.HandlerOptions{Level: level}
 	format := cfg.LogFormat
 	if format == "" {
 		format = "json"
@@ -147,10 +149,7 @@ func newLogger(cfg *Config, w io.Writer) *slog.Logger {
 			format = "text"
 		}
 	}
-	if format == "text" {
-		return slog.New(slog.NewTextHandler(w, opts))
-	}
-	return slog.New(slog.NewJSONHandler(w, opts))
+	return logging.New(w, logging.Options{Format: format, Level: level, FlushInterval: cfg.LogFlushInterval})
 }
 
 // app is the wired server.
