@@ -97,9 +97,9 @@ func NewCodeDedup(wx WeChat, cfg CodeDedupConfig) *CodeDedup {
 // caller which gives up still waits out the shared call, at most the
 // WeChat timeout.
 //
-// A panic in the wrapped Code2Session reaches every caller, as a panic in
-// its own goroutine (singleflight.Do carries it), for recoverPanics to
-// answer.
+// A panic in the wrapped Code2Session reaches every caller as a panic in
+// its own goroutine, with the value it was raised with, for recoverPanics
+// to answer.
 func (d *CodeDedup) Code2Session(ctx context.Context, code string) (wechat.Session, error) {
 	if d.window <= 0 {
 		return d.WeChat.Code2Session(ctx, code)
@@ -114,8 +114,16 @@ func (d *CodeDedup) Code2Session(ctx context.Context, code string) (wechat.Sessi
 	}
 	detached := context.WithoutCancel(ctx)
 	leader := false // set when this caller's function is the one that runs
-	v, err, _ := d.calls.Do(string(key[:]), func() (any, error) {
+	v, err, _ := d.calls.Do(string(key[:]), func() (_ any, err error) {
 		leader = true
+		// singleflight.Do would re-panic with a value of its own (the
+		// leader's stack in its text, http.ErrAbortHandler no longer
+		// recognisable); carry the panic to the callers as it was raised.
+		defer func() {
+			if p := recover(); p != nil {
+				err = &panicked{value: p}
+			}
+		}()
 		// A call that finished between lookup and Do has stored its
 		// answer: look again rather than spend the code a second time.
 		if sess, ok := d.lookup(key); ok {
@@ -131,6 +139,9 @@ func (d *CodeDedup) Code2Session(ctx context.Context, code string) (wechat.Sessi
 	})
 	if !leader {
 		d.onDuplicate("in_flight")
+	}
+	if p, ok := err.(*panicked); ok {
+		panic(p.value) // in this request's goroutine, for recoverPanics
 	}
 	if err != nil {
 		return wechat.Session{}, err
@@ -153,6 +164,11 @@ func (d *CodeDedup) store(key [sha256.Size]byte, sess wechat.Session) {
 	d.recent.dropExpired(now)
 	d.recent.put(key, sess, now+int64(d.window))
 }
+
+// panicked carries a panic of the wrapped Code2Session to its callers.
+type panicked struct{ value any }
+
+func (p *panicked) Error() string { return fmt.Sprint("panic: ", p.value) }
 
 // contextError is the error the WeChat client gives when ctx has ended.
 func contextError(ctx context.Context) error {

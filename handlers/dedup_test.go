@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"runtime"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -315,39 +316,108 @@ func TestDedupCallerContextEnded(t *testing.T) {
 // it runs: the leader and a follower both get its answer, which is
 // remembered for the resend that is on its way.
 func TestDedupCallerContextEndsDuringCall(t *testing.T) {
-	block := make(chan struct{})
-	d := handlers.NewCodeDedup(blockingWeChat(block), handlers.CodeDedupConfig{Window: time.Minute})
+	wx := &gatedWeChat{entered: make(chan struct{}, 2), release: make(chan struct{})}
+	var followers atomic.Int32
+	d := handlers.NewCodeDedup(wx, handlers.CodeDedupConfig{
+		Window:      time.Minute,
+		OnDuplicate: func(string) { followers.Add(1) },
+	})
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	errs := make(chan error, 2)
-	for range 2 {
-		go func() {
-			s, err := d.Code2Session(ctx, "slow-code-0123")
-			if err == nil && s.OpenID != "o-released" {
-				err = fmt.Errorf("answer %+v", s)
-			}
-			errs <- err
-		}()
+	call := func() {
+		s, err := d.Code2Session(ctx, "slow-code-0123")
+		if err == nil && s.OpenID != "o-released" {
+			err = fmt.Errorf("answer %+v", s)
+		}
+		errs <- err
 	}
-	time.Sleep(100 * time.Millisecond) // both callers are waiting on the call
+	go call()
+	<-wx.entered // the leader's call is running
+	go call()
+	// The follower is waiting on the leader's call once singleflight has
+	// counted it; it is told it shared a call only when that call ends,
+	// so wait for it to be blocked, as the goroutine profile shows.
+	waitForGoroutines(t, "singleflight.(*Group).Do", 2)
 	cancel()
-	time.Sleep(10 * time.Millisecond)
-	close(block)
+	close(wx.release)
 	for range 2 {
 		if err := <-errs; err != nil {
 			t.Errorf("caller: %v, want the shared answer", err)
 		}
+	}
+	if n := wx.calls.Load(); n != 1 {
+		t.Errorf("%d WeChat calls, want 1 shared call", n)
+	}
+	if n := followers.Load(); n != 1 {
+		t.Errorf("%d callers told they shared a call, want 1", n)
 	}
 	if n := d.Len(); n != 1 {
 		t.Errorf("%d answers remembered, want 1", n)
 	}
 }
 
-type blockingWeChat chan struct{}
+// gatedWeChat signals each call on entered and answers when release is
+// closed.
+type gatedWeChat struct {
+	entered chan struct{}
+	release chan struct{}
+	calls   atomic.Int32
+}
 
-func (b blockingWeChat) Code2Session(ctx context.Context, _ string) (wechat.Session, error) {
-	<-b
+func (g *gatedWeChat) Code2Session(ctx context.Context, _ string) (wechat.Session, error) {
+	g.calls.Add(1)
+	g.entered <- struct{}{}
+	<-g.release
 	return wechat.Session{OpenID: "o-released", SessionKey: "sk-released"}, nil
+}
+
+// waitForGoroutines waits until n goroutines have fn on their stacks.
+func waitForGoroutines(t *testing.T, fn string, n int) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	buf := make([]byte, 1<<20)
+	for {
+		stacks := string(buf[:runtime.Stack(buf, true)])
+		if strings.Count(stacks, fn) >= n {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%d goroutines in %s after 10s, want %d", strings.Count(stacks, fn), fn, n)
+		}
+		time.Sleep(time.Millisecond)
+	}
+}
+
+// A panic in the wrapped WeChat reaches the leader and every follower
+// with the value it was raised with, so that recoverPanics still knows
+// http.ErrAbortHandler and logs the panic as it was.
+func TestDedupPanicKeepsItsValue(t *testing.T) {
+	wx := &gatedWeChat{entered: make(chan struct{}, 2), release: make(chan struct{})}
+	d := handlers.NewCodeDedup(panicAfter{wx}, handlers.CodeDedupConfig{Window: time.Minute})
+	got := make(chan any, 2)
+	call := func() {
+		defer func() { got <- recover() }()
+		d.Code2Session(context.Background(), "panic-code-0123")
+	}
+	go call()
+	<-wx.entered
+	go call()
+	waitForGoroutines(t, "singleflight.(*Group).Do", 2)
+	close(wx.release)
+	for range 2 {
+		if p := <-got; p != http.ErrAbortHandler {
+			t.Errorf("recovered %v (%T), want http.ErrAbortHandler itself", p, p)
+		}
+	}
+}
+
+// panicAfter panics with http.ErrAbortHandler once the gated call returns.
+type panicAfter struct{ g *gatedWeChat }
+
+func (p panicAfter) Code2Session(ctx context.Context, code string) (wechat.Session, error) {
+	p.g.Code2Session(ctx, code)
+	panic(http.ErrAbortHandler)
 }
 
 // The remembered answers survive the store growing and wrapping around:
