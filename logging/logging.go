@@ -100,8 +100,8 @@ func NewWriter(out io.Writer, interval time.Duration) *Writer {
 }
 
 // Write gathers p. It reports an error only when it writes and the
-// underlying writer fails; what it had gathered is then dropped, so that
-// a broken log cannot grow memory.
+// underlying writer fails; what it had gathered, and p, are then dropped,
+// so that a broken log cannot grow memory.
 func (w *Writer) Write(p []byte) (int, error) {
 	w.mu.Lock()
 	defer w.mu.Unlock()
@@ -128,7 +128,9 @@ func (w *Writer) Write(p []byte) (int, error) {
 	return len(p), nil
 }
 
-// flushTimer writes what has waited out the interval.
+// flushTimer writes what has waited out the interval. A write error here
+// has no caller to go to; the next Warn or Close reports a log that is
+// still broken.
 func (w *Writer) flushTimer() {
 	w.mu.Lock()
 	defer w.mu.Unlock()

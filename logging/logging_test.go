@@ -9,6 +9,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"testing/synctest"
 	"time"
 
 	"github.com/wxlogin/wxlogin/logging"
@@ -55,29 +56,42 @@ func (s *sink) waitFor(want string) string {
 	}
 }
 
+// Info lines wait out the interval and arrive in one write. The test runs
+// in a synctest bubble, on a fake clock: the timings are exact, not raced.
 func TestInfoLinesWaitAndArriveTogether(t *testing.T) {
-	out := &sink{}
-	log, w := logging.New(out, logging.Options{FlushInterval: 50 * time.Millisecond})
-	defer w.Close()
-	log.Info("first", "n", 1)
-	log.Info("second", "n", 2)
-	if n := out.calls(); n != 0 {
-		// The interval is long against two Info calls; only a stalled
-		// test process could see the timer fire in between.
-		t.Fatalf("info lines written at once (%d writes), want them held", n)
-	}
-	got := out.waitFor(`"msg":"second"`)
-	if !strings.Contains(got, `"msg":"first"`) || strings.Index(got, "first") > strings.Index(got, "second") {
-		t.Fatalf("after the interval, got %q", got)
-	}
-	if n := out.calls(); n != 1 {
-		t.Errorf("two held lines took %d writes, want 1", n)
-	}
-	// The timer re-arms for the next line.
-	log.Info("third")
-	if got := out.waitFor(`"msg":"third"`); !strings.Contains(got, "third") {
-		t.Errorf("a line after the first batch never arrived: %q", got)
-	}
+	synctest.Test(t, func(t *testing.T) {
+		out := &sink{}
+		log, w := logging.New(out, logging.Options{FlushInterval: 50 * time.Millisecond})
+		defer w.Close()
+		log.Info("first", "n", 1)
+		log.Info("second", "n", 2)
+		time.Sleep(49 * time.Millisecond)
+		synctest.Wait()
+		if n := out.calls(); n != 0 {
+			t.Fatalf("info lines written before the interval (%d writes), want them held", n)
+		}
+		time.Sleep(2 * time.Millisecond)
+		synctest.Wait()
+		got := out.String()
+		if !strings.Contains(got, `"msg":"first"`) || !strings.Contains(got, `"msg":"second"`) || strings.Index(got, "first") > strings.Index(got, "second") {
+			t.Fatalf("after the interval, got %q", got)
+		}
+		if n := out.calls(); n != 1 {
+			t.Errorf("two held lines took %d writes, want 1", n)
+		}
+		// The timer re-arms for the next line, which waits its own interval.
+		log.Info("third")
+		time.Sleep(49 * time.Millisecond)
+		synctest.Wait()
+		if strings.Contains(out.String(), "third") {
+			t.Errorf("the next line was written before its interval")
+		}
+		time.Sleep(2 * time.Millisecond)
+		synctest.Wait()
+		if !strings.Contains(out.String(), "third") || out.calls() != 2 {
+			t.Errorf("a line after the first batch: %d writes, %q", out.calls(), out.String())
+		}
+	})
 }
 
 // Warnings and errors are written before the call returns, after every
