@@ -44,18 +44,6 @@ func (s *sink) calls() int {
 	return len(s.writes)
 }
 
-// waitFor returns what the sink holds once it contains want, or after 5s.
-func (s *sink) waitFor(want string) string {
-	deadline := time.Now().Add(5 * time.Second)
-	for {
-		got := s.String()
-		if strings.Contains(got, want) || time.Now().After(deadline) {
-			return got
-		}
-		time.Sleep(2 * time.Millisecond)
-	}
-}
-
 // Info lines wait out the interval and arrive in one write. The test runs
 // in a synctest bubble, on a fake clock: the timings are exact, not raced.
 func TestInfoLinesWaitAndArriveTogether(t *testing.T) {
