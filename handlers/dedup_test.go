@@ -375,17 +375,10 @@ func (g *gatedWeChat) Code2Session(ctx context.Context, _ string) (wechat.Sessio
 // waitForGoroutines waits until n goroutines have fn on their stacks.
 func waitForGoroutines(t *testing.T, fn string, n int) {
 	t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
 	buf := make([]byte, 1<<20)
-	for {
-		stacks := string(buf[:runtime.Stack(buf, true)])
-		if strings.Count(stacks, fn) >= n {
-			return
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("%d goroutines in %s after 10s, want %d", strings.Count(stacks, fn), fn, n)
-		}
-		time.Sleep(time.Millisecond)
+	in := func() int { return strings.Count(string(buf[:runtime.Stack(buf, true)]), fn) }
+	if !settle(func() bool { return in() >= n }) {
+		t.Fatalf("%d goroutines in %s, want %d", in(), fn, n)
 	}
 }
 

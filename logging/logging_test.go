@@ -172,13 +172,11 @@ func TestConcurrentLinesArriveIntact(t *testing.T) {
 	log, w := logging.New(out, logging.Options{FlushInterval: time.Millisecond})
 	var wg sync.WaitGroup
 	for g := range 8 {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
+		wg.Go(func() {
 			for i := range 500 {
 				log.Info("request", "g", g, "i", i)
 			}
-		}()
+		})
 	}
 	wg.Wait()
 	w.Close()
