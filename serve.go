@@ -227,16 +227,13 @@ func newApp(cfg *Config, set *settings, logger *slog.Logger, addr net.Addr) (*ap
 		Observe: m.WeChatCall,
 	})
 	// A resent code is answered again for CodeReuseWindow (see
-	// handlers.CodeDedup); with 0, every request asks WeChat.
-	var login handlers.WeChat = wx
-	if cfg.CodeReuseWindow > 0 {
-		login = handlers.NewCodeDedup(wx, handlers.CodeDedupConfig{
-			Window: cfg.CodeReuseWindow, Now: cfg.Now, OnDuplicate: m.CodeDuplicate,
-		})
-	}
+	// wechat.CodeDedup); with 0, every request asks WeChat.
+	login := wechat.NewCodeDedup(wx, wechat.CodeDedupConfig{
+		Window: cfg.CodeReuseWindow, Now: cfg.Now, OnDuplicate: m.CodeDuplicate,
+	})
 	// The access token for /v1/phone and /v1/session/check: stable_token in
 	// normal mode, cached in process. A central token service plugs in as
-	// this Fetch (see handlers.AccessTokens).
+	// this Fetch (see wechat.AccessTokens).
 	accessTokens := wechat.NewTokenCache(wechat.TokenCacheConfig{
 		Fetch:   func(ctx context.Context) (wechat.AccessToken, error) { return wx.StableAccessToken(ctx, false) },
 		Now:     cfg.Now,
@@ -248,7 +245,7 @@ func newApp(cfg *Config, set *settings, logger *slog.Logger, addr net.Addr) (*ap
 		WeChat: login, Tokens: iss, Verifier: ver, Keys: keys, Readiness: ready,
 		RateLimit: cfg.RateLimit, TrustedProxies: set.trusted,
 		Metrics: m, MetricsHandler: m.Handler(),
-		UserAPI: wx, AccessTokens: accessTokens,
+		UserAPI: &wechat.UserAPI{Client: wx, Tokens: accessTokens},
 	})
 	if err != nil {
 		return nil, err

@@ -7,6 +7,7 @@ import (
 
 	"github.com/wxlogin/wxlogin/handlers"
 	"github.com/wxlogin/wxlogin/metrics"
+	"github.com/wxlogin/wxlogin/wechat"
 	"github.com/wxlogin/wxlogin/wechat/wechattest"
 )
 
@@ -17,7 +18,7 @@ func TestMetricsEndpoint(t *testing.T) {
 		observe: m.WeChatCall,
 		deps: func(d *handlers.Deps) {
 			d.Metrics, d.MetricsHandler, d.RateLimit = m, m.Handler(), 3
-			d.WeChat = handlers.NewCodeDedup(d.WeChat, handlers.CodeDedupConfig{Window: time.Minute, OnDuplicate: m.CodeDuplicate})
+			d.WeChat = wechat.NewCodeDedup(d.WeChat, wechat.CodeDedupConfig{Window: time.Minute, OnDuplicate: m.CodeDuplicate})
 		},
 	})
 	code := ts.wx.Code("olga")
