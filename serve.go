@@ -220,7 +220,7 @@ func newApp(cfg *Config, set *settings, logger *slog.Logger, addr net.Addr) (*ap
 	if err != nil {
 		return nil, err
 	}
-	m := metrics.New(version)
+	m := metrics.New(version, metrics.Labels{LoginOutcomes: handlers.Outcomes(), TokenFailureReasons: token.Reasons()})
 	wx := wechat.New(wechat.Config{
 		BaseURL: baseURL, AppID: appID, Secret: secret,
 		HTTPClient: httpClient, Timeout: cfg.WeChatTimeout,

@@ -4,7 +4,9 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"maps"
 	"net/http"
+	"slices"
 	"strconv"
 
 	"github.com/wxlogin/wxlogin/token"
@@ -46,6 +48,13 @@ var statuses = map[string]int{
 	CodeNotFound:             http.StatusNotFound,
 	CodeMethodNotAllowed:     http.StatusMethodNotAllowed,
 	CodeInternal:             http.StatusInternalServerError,
+}
+
+// Outcomes returns "ok" and every error code of the statuses table,
+// sorted: what a request can be answered with, for metrics to export
+// from start-up.
+func Outcomes() []string {
+	return append([]string{"ok"}, slices.Sorted(maps.Keys(statuses))...)
 }
 
 // Error is a failure with a contract code and a detail that is safe to

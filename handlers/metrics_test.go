@@ -7,13 +7,14 @@ import (
 
 	"github.com/wxlogin/wxlogin/handlers"
 	"github.com/wxlogin/wxlogin/metrics"
+	"github.com/wxlogin/wxlogin/token"
 	"github.com/wxlogin/wxlogin/wechat"
 	"github.com/wxlogin/wxlogin/wechat/wechattest"
 )
 
 // The metrics count what the server did, as GET /metrics shows them.
 func TestMetricsEndpoint(t *testing.T) {
-	m := metrics.New("test-version")
+	m := metrics.New("test-version", metrics.Labels{LoginOutcomes: handlers.Outcomes(), TokenFailureReasons: token.Reasons()})
 	ts := newTestServer(t, testOptions{
 		observe: m.WeChatCall,
 		deps: func(d *handlers.Deps) {
