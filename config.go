@@ -94,9 +94,6 @@ type Config struct {
 	LogFormat string `envconfig:"LOG_FORMAT" desc:"json or text (default json; text in dev mode)"`
 	// LogLevel is debug, info, warn or error.
 	LogLevel string `envconfig:"LOG_LEVEL" default:"info" desc:"debug, info, warn or error"`
-	// LogFlushInterval is the longest an info line (such as a request's)
-	// waits to be written with others; warnings and errors never wait.
-	LogFlushInterval time.Duration `envconfig:"LOG_FLUSH_INTERVAL" default:"100ms" desc:"longest an info line waits to be written with others (warnings and errors never wait); 0 writes each line at once; at most 10s"`
 
 	// Now is the clock; tests inject one.
 	Now func() time.Time `ignored:"true"`
@@ -230,9 +227,6 @@ func (c *Config) Validate() error {
 	case "", "json", "text":
 	default:
 		bad("LOG_FORMAT", "must be json or text")
-	}
-	if c.LogFlushInterval < 0 || c.LogFlushInterval > 10*time.Second {
-		bad("LOG_FLUSH_INTERVAL", "%s is out of range; want 0 (every line at once) to 10s", c.LogFlushInterval)
 	}
 	if _, err := c.logLevel(); err != nil {
 		bad("LOG_LEVEL", "must be debug, info, warn or error")

@@ -14,7 +14,6 @@ import (
 	"github.com/kelseyhightower/envconfig"
 
 	"github.com/wxlogin/wxlogin/handlers"
-	"github.com/wxlogin/wxlogin/logging"
 	"github.com/wxlogin/wxlogin/metrics"
 	"github.com/wxlogin/wxlogin/token"
 	"github.com/wxlogin/wxlogin/wechat"
@@ -49,8 +48,7 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	if err != nil {
 		return err
 	}
-	logger, logw := newLogger(cfg, stderr)
-	defer logw.Close() // the lines still held, before the process exits
+	logger := newLogger(cfg, stderr)
 
 	ln, err := net.Listen("tcp", cfg.Addr)
 	if err != nil {
@@ -124,11 +122,16 @@ var connTimeouts = struct{ readHeader, read, idle time.Duration }{
 	idle:       120 * time.Second,
 }
 
-// newLogger logs JSON or text at the configured level, through a writer
-// that gathers info lines for up to LogFlushInterval.
-func newLogger(cfg *Config, w io.Writer) (*slog.Logger, *logging.Writer) {
+// newLogger logs JSON (or text) at the configured level. Each line is
+// written to w as it is logged, with one write: the log is an audit
+// trail, and a line held back in memory would be lost in a crash.
+func newLogger(cfg *Config, w io.Writer) *slog.Logger {
 	level, _ := cfg.logLevel()
-	return logging.New(w, logging.Options{Format: cfg.LogFormat, Level: level, FlushInterval: cfg.LogFlushInterval})
+	opts := &slog.HandlerOptions{Level: level}
+	if cfg.LogFormat == "text" {
+		return slog.New(slog.NewTextHandler(w, opts))
+	}
+	return slog.New(slog.NewJSONHandler(w, opts))
 }
 
 // app is the wired server.
