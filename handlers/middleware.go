@@ -9,8 +9,6 @@ import (
 	"net/http"
 	"os"
 	"runtime/debug"
-	"strconv"
-	"strings"
 	"sync/atomic"
 	"time"
 
@@ -65,11 +63,11 @@ func (s *server) logRequests(next http.Handler) http.Handler {
 	})
 }
 
-// requestIDs makes request ids as chi's middleware.RequestID does, in
-// the same form ("host/0123456789-000042": the host name, a random tag
-// per process, a counter), without fmt; like it, a request that comes
-// with an X-Request-Id header (from a proxy that traces requests) keeps
-// that id, as long as it looks like one (see validRequestID).
+// requestIDs makes request ids in the form chi's middleware.RequestID
+// gives them ("host/0123456789-000042": the host name, a random tag per
+// process, a counter); like it, a request that comes with an X-Request-Id
+// header (from a proxy that traces requests) keeps that id, as long as it
+// looks like one (see validRequestID).
 type requestIDs struct {
 	prefix string
 	n      atomic.Uint64
@@ -89,16 +87,7 @@ func (ids *requestIDs) next(r *http.Request) string {
 	if id := r.Header.Get(middleware.RequestIDHeader); validRequestID(id) {
 		return id
 	}
-	var digits [20]byte
-	d := strconv.AppendUint(digits[:0], ids.n.Add(1), 10)
-	var b strings.Builder
-	b.Grow(len(ids.prefix) + max(len(d), 6))
-	b.WriteString(ids.prefix)
-	for range 6 - len(d) { // at least six digits, as chi pads them
-		b.WriteByte('0')
-	}
-	b.Write(d)
-	return b.String()
+	return fmt.Sprintf("%s%06d", ids.prefix, ids.n.Add(1))
 }
 
 // recoverPanics answers a panicking handler with a 500 problem, logs the
