@@ -258,9 +258,7 @@ func (c *Client) call(ctx context.Context, method, api string, q url.Values, bod
 		// sent for it.
 		req.Body = io.NopCloser(strings.NewReader(""))
 	}
-	// No Accept header: WeChat answers JSON either way, and net/http's
-	// Client copies every request header on each call (a measurable part
-	// of a login's CPU under load; see the README's performance section).
+	// No Accept header: WeChat answers JSON either way.
 
 	resp, err := c.http.Do(req)
 	if err != nil {

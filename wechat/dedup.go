@@ -12,11 +12,14 @@ import (
 )
 
 // DefaultCodeDedupEntries bounds how many recent answers a CodeDedup
-// remembers when its config does not say: some 300 bytes each, so a few
-// megabytes at most. A resend comes within seconds of the first try, so
-// the bound covers a minute of over 150 logins a second, and several
-// seconds of ten times that, on one instance.
-const DefaultCodeDedupEntries = 10_000
+// remembers when its config does not say: some 300 bytes each, about
+// 1.2 MB in all. A client resends within seconds of giving up, so the
+// bound covers the whole window up to some 70 logins a second on one
+// instance, and a few seconds at a thousand; a resend that comes later
+// gets WeChat's 40163 (invalid_code) and logs in afresh, as without the
+// cache. The bound keeps peak memory under load within twice that of a
+// plain server doing the same exchange (bench/README.md).
+const DefaultCodeDedupEntries = 4096
 
 // Exchanger exchanges a wx.login code for a Session: *Client, or a
 // CodeDedup wrapping one.

@@ -25,6 +25,7 @@ const (
 	targetThroughput = 0.90 // wxlogin logins/s ≥ 90% of the yardstick's
 	targetP99        = 1.20 // wxlogin p99 ≤ 1.2× the yardstick's
 	targetCPU        = 1.50 // wxlogin CPU per login < 1.5× one ES256 signature
+	targetRSS        = 2.00 // wxlogin peak RSS ≤ 2× the yardstick's
 )
 
 // compare measures every target, -rounds times, alternating the order
@@ -43,7 +44,9 @@ func (l *lab) compare(ctx context.Context, w io.Writer) error {
 	}
 
 	totals := map[string]*result{}
+	var tpRatios, p99Ratios []float64 // wxlogin/yardstick, one per round (a pair)
 	for round := 0; round < o.rounds; round++ {
+		pair := map[string]*result{}
 		order := l.targets()
 		if round%2 == 1 {
 			slices.Reverse(order)
@@ -66,11 +69,16 @@ func (l *lab) compare(ctx context.Context, w io.Writer) error {
 				fmt.Fprintf(w, "round %d %-9s %8.0f logins/s  p50 %s  p99 %s  CPU/login %s\n",
 					round+1, name, r.perSecond(), formatDuration(r.quantile(0.50)), formatDuration(r.quantile(0.99)), formatDuration(r.cpuPerLogin()))
 			}
+			pair[name] = r // read before a later round merges into it
 			if t, ok := totals[name]; ok {
 				t.merge(r)
 			} else {
 				totals[name] = r
 			}
+		}
+		if wx, ys := pair["wxlogin"], pair["yardstick"]; wx != nil && ys != nil && wx.logins > 0 && ys.logins > 0 {
+			tpRatios = append(tpRatios, wx.perSecond()/ys.perSecond())
+			p99Ratios = append(p99Ratios, float64(wx.quantile(0.99))/float64(ys.quantile(0.99)))
 		}
 	}
 
@@ -109,6 +117,13 @@ func (l *lab) compare(ctx context.Context, w io.Writer) error {
 		fmt.Fprintf(w, "wxlogin/yardstick: throughput %.2f (target ≥ %.2f: %s), p99 %.2f (target ≤ %.2f: %s), CPU/login %.2f\n",
 			tp, targetThroughput, verdict(tp >= targetThroughput), p99, targetP99, verdict(p99 <= targetP99),
 			float64(wx.cpuPerLogin())/float64(ys.cpuPerLogin()))
+		rss := float64(wx.after.hwmKB) / float64(ys.after.hwmKB)
+		fmt.Fprintf(w, "peak RSS wxlogin/yardstick %.2f (target ≤ %.2f: %s)\n", rss, targetRSS, verdict(rss <= targetRSS))
+	}
+	if len(tpRatios) > 1 {
+		tp, p99 := median(tpRatios), median(p99Ratios)
+		fmt.Fprintf(w, "median of %d paired rounds: throughput %.3f (target ≥ %.2f: %s), p99 %.3f (target ≤ %.2f: %s); per round: %s\n",
+			len(tpRatios), tp, targetThroughput, verdict(tp >= targetThroughput), p99, targetP99, verdict(p99 <= targetP99), formatRatios(tpRatios, p99Ratios))
 	}
 	if sign.cpu > 0 {
 		for _, name := range l.targets() {
@@ -295,4 +310,23 @@ func signingInput(key *ecdsa.PrivateKey) string {
 		return strings.Repeat("x", 600)
 	}
 	return t.Token[:strings.LastIndexByte(t.Token, '.')]
+}
+
+// median returns the median of xs, which it sorts.
+func median(xs []float64) float64 {
+	slices.Sort(xs)
+	n := len(xs)
+	if n%2 == 1 {
+		return xs[n/2]
+	}
+	return (xs[n/2-1] + xs[n/2]) / 2
+}
+
+// formatRatios lists each round's throughput and p99 ratios.
+func formatRatios(tp, p99 []float64) string {
+	parts := make([]string, len(tp))
+	for i := range tp {
+		parts[i] = fmt.Sprintf("%.3f/%.3f", tp[i], p99[i])
+	}
+	return strings.Join(parts, " ")
 }
