@@ -89,6 +89,19 @@ func (noMetrics) Login(string)                       {}
 func (noMetrics) TokenIssued()                       {}
 func (noMetrics) TokenRejected(string)               {}
 
+// noUserAPI is the UserAPI of a server built without one.
+type noUserAPI struct{}
+
+var errNoUserAPI = errorf(CodeInternal, "this server is not configured to call WeChat on a user's behalf")
+
+func (noUserAPI) GetPhoneNumber(context.Context, string) (wechat.PhoneNumber, error) {
+	return wechat.PhoneNumber{}, errNoUserAPI
+}
+
+func (noUserAPI) CheckSession(context.Context, string, string) (bool, error) {
+	return false, errNoUserAPI
+}
+
 // Readiness is the state /readyz reports. The zero value is ready.
 type Readiness struct{ draining atomic.Bool }
 
@@ -115,6 +128,9 @@ func New(d Deps) (http.Handler, error) {
 	}
 	if d.Metrics == nil {
 		d.Metrics = noMetrics{}
+	}
+	if d.UserAPI == nil {
+		d.UserAPI = noUserAPI{}
 	}
 	if d.RateLimit < 0 {
 		return nil, errors.New("handlers: negative rate limit")

@@ -17,10 +17,6 @@ func (s *server) handleSessionCheck() http.HandlerFunc {
 			s.writeError(w, r, err)
 			return
 		}
-		if s.UserAPI == nil {
-			s.writeError(w, r, errNoUserAPI)
-			return
-		}
 		sk, err := s.Tokens.OpenSessionKey(c)
 		if err != nil {
 			s.log.InfoContext(r.Context(), "session check: the token's session key does not open", "err", err)

@@ -101,3 +101,20 @@ func TestMetricsLabelCardinalityBounded(t *testing.T) {
 // labels are the label values wxlogin knows in advance, from their source
 // tables.
 var labels = metrics.Labels{LoginOutcomes: handlers.Outcomes(), TokenFailureReasons: token.Reasons()}
+
+// BenchmarkLoginHooks is what one login costs the metrics: the hooks a
+// POST /v1/login calls (its request, its outcome, the token issued, the
+// WeChat call). Set against a login's server CPU (bench/README.md), it
+// bounds what any caching of the series could gain.
+func BenchmarkLoginHooks(b *testing.B) {
+	m := metrics.New("x", labels)
+	b.ReportAllocs()
+	b.RunParallel(func(pb *testing.PB) {
+		for pb.Next() {
+			m.WeChatCall("/sns/jscode2session", "ok", time.Millisecond)
+			m.TokenIssued()
+			m.Request("/v1/login", 200, time.Millisecond)
+			m.Login("ok")
+		}
+	})
+}
