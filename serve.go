@@ -159,7 +159,7 @@ func withDevHint(cfg *Config, err error) error {
 	if cfg.Dev {
 		return err
 	}
-	return fmt.Errorf("%w\n\nwxlogin -h lists every variable. To try wxlogin without any of them, run it in\ndevelopment mode: wxlogin -dev (a fake WeChat, generated keys; never in production).", err)
+	return fmt.Errorf("%w\n\nwxlogin -h lists every variable. To try wxlogin without any of them, run it in\ndevelopment mode: wxlogin -dev (a fake WeChat, generated keys; never in production)", err)
 }
 
 // connTimeouts bound how long a client may take to send its headers and
