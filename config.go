@@ -49,21 +49,21 @@ type Config struct {
 	// Addr is the listen address.
 	Addr string `envconfig:"ADDR" default:":8080" desc:"listen address"`
 	// AppID is the mini program's AppID.
-	AppID string `envconfig:"APPID" desc:"the mini program's AppID (required, not in dev mode)"`
+	AppID string `envconfig:"APPID" desc:"the mini program's AppID (required outside dev mode)"`
 	// Secret is the mini program's AppSecret.
-	Secret Secret `envconfig:"SECRET" desc:"the mini program's AppSecret (required, not in dev mode)"`
+	Secret Secret `envconfig:"SECRET" desc:"the mini program's AppSecret (required outside dev mode)"`
 	// SecretFile names a file holding Secret.
 	SecretFile string `envconfig:"SECRET_FILE" desc:"file holding WXLOGIN_SECRET"`
 	// WeChatBaseURL is WeChat's API origin; tests point it at a fake.
 	WeChatBaseURL string `envconfig:"WECHAT_BASE_URL" default:"https://api.weixin.qq.com" desc:"WeChat API base URL"`
 	// Issuer is the iss claim and the base URL of the discovery document.
-	Issuer string `envconfig:"ISSUER" desc:"iss claim and base URL of the discovery document (required; dev: http://localhost:<port>)"`
+	Issuer string `envconfig:"ISSUER" desc:"iss claim and base URL of the discovery document; dev mode: http://localhost:<port> (required outside dev mode)"`
 	// Audience is the aud claim; the AppID when empty.
 	Audience string `envconfig:"AUDIENCE" desc:"aud claim (default: the AppID)"`
 	// TokenTTL is the token lifetime.
 	TokenTTL time.Duration `envconfig:"TOKEN_TTL" default:"2h" desc:"token lifetime, Go duration, 1m to 168h"`
 	// SigningKey is the PEM private key that signs tokens.
-	SigningKey Secret `envconfig:"SIGNING_KEY" desc:"PEM private key, EC P-256 (ES256) or Ed25519 (EdDSA) (required, not in dev mode)"`
+	SigningKey Secret `envconfig:"SIGNING_KEY" desc:"PEM private key, EC P-256 (ES256) or Ed25519 (EdDSA); dev mode: generated (required outside dev mode)"`
 	// SigningKeyFile names a file holding SigningKey.
 	SigningKeyFile string `envconfig:"SIGNING_KEY_FILE" desc:"file holding WXLOGIN_SIGNING_KEY"`
 	// VerifyKeys are PEM public keys still published after a rotation.
@@ -71,7 +71,7 @@ type Config struct {
 	// VerifyKeysFile names a file holding VerifyKeys.
 	VerifyKeysFile string `envconfig:"VERIFY_KEYS_FILE" desc:"file holding WXLOGIN_VERIFY_KEYS"`
 	// SessionKeySecret is base64 of the 32-byte AES-256-GCM key for sk.
-	SessionKeySecret Secret `envconfig:"SESSION_KEY_SECRET" desc:"base64 of 32 random bytes: AES-256-GCM key for the sk claim (required, not in dev mode)"`
+	SessionKeySecret Secret `envconfig:"SESSION_KEY_SECRET" desc:"base64 of 32 random bytes: AES-256-GCM key for the sk claim; dev mode: generated (required outside dev mode)"`
 	// SessionKeySecretFile names a file holding SessionKeySecret.
 	SessionKeySecretFile string `envconfig:"SESSION_KEY_SECRET_FILE" desc:"file holding WXLOGIN_SESSION_KEY_SECRET"`
 	// WeChatTimeout is the deadline of one WeChat API call.
@@ -160,7 +160,7 @@ func configure(devFlag bool) (*Config, error) {
 		}
 	}
 	if err := c.Validate(); err != nil {
-		return nil, err
+		return nil, withDevHint(c, err)
 	}
 	return c, nil
 }

@@ -9,6 +9,10 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"reflect"
+	"strings"
+	"text/tabwriter"
+	"text/template"
 	"time"
 
 	"github.com/kelseyhightower/envconfig"
@@ -28,12 +32,12 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	fs.SetOutput(stderr)
 	dev := fs.Bool("dev", false, "development mode (same as WXLOGIN_DEV=true)")
 	fs.Usage = func() {
-		fmt.Fprintln(stdout, "usage: wxlogin [serve] [-dev] | wxlogin keygen [-ed25519] | wxlogin healthcheck")
+		fmt.Fprintln(stdout, "usage: wxlogin [serve] [-dev] | wxlogin keygen [-ed25519] [-shell] | wxlogin healthcheck")
 		fmt.Fprintln(stdout, "\nFlags of serve:")
 		fs.SetOutput(stdout)
 		fs.PrintDefaults()
 		fmt.Fprintln(stdout, "\nConfiguration comes from these environment variables:")
-		envconfig.Usagef(envPrefix, &Config{}, stdout, envconfig.DefaultTableFormat)
+		printVariables(stdout)
 	}
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
@@ -110,6 +114,44 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	}
 	logger.Info("stopped")
 	return nil
+}
+
+// requiredOutsideDev ends the desc tag of every variable that start-up
+// requires unless in dev mode; `wxlogin -h` shows it as its own column.
+const requiredOutsideDev = " (required outside dev mode)"
+
+// variablesTemplate is the table of variables `wxlogin -h` prints, one
+// tab-separated row each, aligned by a tabwriter.
+var variablesTemplate = template.Must(template.New("variables").Funcs(template.FuncMap{
+	"required": func(tags reflect.StructTag) string {
+		if strings.HasSuffix(tags.Get("desc"), requiredOutsideDev) {
+			return "yes"
+		}
+		return ""
+	},
+	"describe": func(tags reflect.StructTag) string {
+		return strings.TrimSuffix(tags.Get("desc"), requiredOutsideDev)
+	},
+}).Parse("VARIABLE\tDEFAULT\tREQUIRED\tDESCRIPTION\n" +
+	"{{range .}}{{.Key}}\t{{.Tags.Get \"default\"}}\t{{required .Tags}}\t{{describe .Tags}}\n{{end}}"))
+
+// printVariables prints every configuration variable with its default,
+// whether it is required, and what it means, in aligned columns.
+func printVariables(w io.Writer) {
+	tw := tabwriter.NewWriter(w, 0, 8, 2, ' ', 0)
+	envconfig.Usaget(envPrefix, &Config{}, tw, variablesTemplate)
+	tw.Flush()
+	fmt.Fprintln(w, "\nREQUIRED: start-up stops without it, except in development mode (-dev or WXLOGIN_DEV=true).")
+}
+
+// withDevHint adds to a configuration error outside dev mode where to
+// look next: someone who starts wxlogin with nothing set most likely
+// wants to try it, which dev mode is for.
+func withDevHint(cfg *Config, err error) error {
+	if cfg.Dev {
+		return err
+	}
+	return fmt.Errorf("%w\n\nwxlogin -h lists every variable. To try wxlogin without any of them, run it in\ndevelopment mode: wxlogin -dev (a fake WeChat, generated keys; never in production)", err)
 }
 
 // connTimeouts bound how long a client may take to send its headers and
