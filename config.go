@@ -83,6 +83,10 @@ type Config struct {
 	// CodeReuseWindow is how long this instance answers a resent login
 	// code with the answer it already got for it; 0 turns that off.
 	CodeReuseWindow time.Duration `envconfig:"CODE_REUSE_WINDOW" default:"60s" desc:"how long a login code this instance exchanged is answered again (a flaky network resends it) instead of WeChat's 40163; 0 turns it off; at most 5m"`
+	// AcceptHighSBefore is the transition for ES256 tokens signed before
+	// wxlogin gave every signature in its low-s form (docs/security.md):
+	// such a token is still accepted when issued before this instant.
+	AcceptHighSBefore time.Time `envconfig:"ACCEPT_HIGH_S_BEFORE" desc:"RFC 3339 time: ES256 tokens issued before it are accepted with a high-s signature, as older wxlogin versions signed half their tokens; unset refuses every high-s signature (docs/security.md)"`
 	// ShutdownDelay is how long, after SIGTERM, /readyz fails while the
 	// server still serves, so that load balancers stop routing to it
 	// before it stops listening.

@@ -216,7 +216,10 @@ func newApp(cfg *Config, set *settings, logger *slog.Logger, addr net.Addr) (*ap
 			keys = append(keys, k)
 		}
 	}
-	ver, err := token.NewVerifier(token.VerifierConfig{Keys: keys, Issuer: issuerURL, Audience: audience, Now: cfg.Now})
+	ver, err := token.NewVerifier(token.VerifierConfig{
+		Keys: keys, Issuer: issuerURL, Audience: audience, Now: cfg.Now,
+		AcceptHighSBefore: cfg.AcceptHighSBefore,
+	})
 	if err != nil {
 		return nil, err
 	}

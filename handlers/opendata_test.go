@@ -166,7 +166,7 @@ func (e *odEnv) loginAs(t *testing.T, user string) (string, string) {
 // sign signs c with the server's own key: a token only the server could make.
 func (e *odEnv) sign(t *testing.T, c *token.Claims) string {
 	t.Helper()
-	tk := jwt.NewWithClaims(jwt.SigningMethodES256, c)
+	tk := jwt.NewWithClaims(token.SigningMethodES256, c)
 	tk.Header["kid"] = e.iss.Key().KID
 	s, err := tk.SignedString(e.signer)
 	if err != nil {
