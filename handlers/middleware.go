@@ -50,7 +50,7 @@ func (s *server) logRequests(next http.Handler) http.Handler {
 		if s.log.Enabled(ctx, slog.LevelInfo) {
 			s.log.LogAttrs(ctx, slog.LevelInfo, "request",
 				slog.String("request_id", info.id),
-				slog.String("method", r.Method),
+				slog.String("method", boundedMethod(r.Method)),
 				slog.String("route", route),
 				slog.Int("status", status),
 				slog.Float64("duration_ms", float64(took.Microseconds())/1000),
@@ -135,7 +135,21 @@ func (s *server) methodNotAllowed(w http.ResponseWriter, r *http.Request) {
 			}
 		}
 	}
-	s.writeError(w, r, errorf(CodeMethodNotAllowed, "this endpoint does not take "+r.Method))
+	s.writeError(w, r, errorf(CodeMethodNotAllowed, "this endpoint does not take "+boundedMethod(r.Method)))
+}
+
+// maxMethodLen bounds the method a log line or a 405 detail quotes: the
+// longest standard one is 7 bytes, and net/http takes any token up to the
+// header limit (16 KiB here), which must not be echoed or logged whole.
+const maxMethodLen = 16
+
+// boundedMethod returns m, cut to maxMethodLen bytes. net/http admits
+// only token characters in a method, so it needs no escaping.
+func boundedMethod(m string) string {
+	if len(m) <= maxMethodLen {
+		return m
+	}
+	return m[:maxMethodLen] + "…"
 }
 
 // maxRequestIDLen bounds a request id taken from X-Request-Id.
