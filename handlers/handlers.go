@@ -54,6 +54,11 @@ type Deps struct {
 	// RateLimit is how many POST /v1/login a client IP may make per
 	// minute; 0 turns the limit off.
 	RateLimit int
+	// UserRateLimit is how many calls to /v1/phone, /v1/session/check
+	// and /v1/decrypt together one user (a token's appid and subject) may
+	// make per minute, and UserIPRateLimit how many one client IP may;
+	// 0 turns a limit off.
+	UserRateLimit, UserIPRateLimit int
 	// TrustedProxies are the peers whose X-Forwarded-For names the client
 	// IP (for the rate limit and logs); for any other peer it is the peer
 	// address itself.
@@ -108,7 +113,7 @@ func New(d Deps) (http.Handler, error) {
 	if d.Metrics == nil {
 		d.Metrics = noMetrics{}
 	}
-	if d.RateLimit < 0 {
+	if d.RateLimit < 0 || d.UserRateLimit < 0 || d.UserIPRateLimit < 0 {
 		return nil, errors.New("handlers: negative rate limit")
 	}
 	jwks, err := token.MarshalJWKS(d.Keys)
