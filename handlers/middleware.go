@@ -30,7 +30,13 @@ const loginRoute = "/v1/login"
 func (s *server) logRequests(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		start := time.Now()
-		info := &requestInfo{id: s.ids.next(r)}
+		// Only a proxy of ours names the request; a client's X-Request-Id
+		// would let anyone write what they like into the logs.
+		claimed := ""
+		if s.fromTrustedProxy(r) {
+			claimed = r.Header.Get(middleware.RequestIDHeader)
+		}
+		info := &requestInfo{id: s.ids.next(claimed)}
 		r = r.WithContext(context.WithValue(r.Context(), requestInfoKey{}, info))
 		ww := middleware.NewWrapResponseWriter(w, r.ProtoMajor)
 		next.ServeHTTP(ww, r)
@@ -68,8 +74,9 @@ func (s *server) logRequests(next http.Handler) http.Handler {
 // requestIDs makes request ids as chi's middleware.RequestID does, in
 // the same form ("host/0123456789-000042": the host name, a random tag
 // per process, a counter), without fmt; like it, a request that comes
-// with an X-Request-Id header (from a proxy that traces requests) keeps
-// that id, as long as it looks like one (see validRequestID).
+// with an X-Request-Id header keeps that id, but only from a trusted proxy
+// (one that traces requests) and only when it looks like one (see
+// validRequestID).
 type requestIDs struct {
 	prefix string
 	n      atomic.Uint64
@@ -85,9 +92,11 @@ func newRequestIDs() *requestIDs {
 	return &requestIDs{prefix: host + "/" + hex.EncodeToString(tag[:]) + "-"}
 }
 
-func (ids *requestIDs) next(r *http.Request) string {
-	if id := r.Header.Get(middleware.RequestIDHeader); validRequestID(id) {
-		return id
+// next returns claimed, the X-Request-Id of a trusted proxy, when it is
+// a valid id, and otherwise a new id.
+func (ids *requestIDs) next(claimed string) string {
+	if validRequestID(claimed) {
+		return claimed
 	}
 	var digits [20]byte
 	d := strconv.AppendUint(digits[:0], ids.n.Add(1), 10)

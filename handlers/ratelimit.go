@@ -3,6 +3,7 @@ package handlers
 import (
 	"net"
 	"net/http"
+	"net/netip"
 	"time"
 
 	"github.com/go-chi/chi/v5/middleware"
@@ -22,6 +23,21 @@ func (s *server) clientIP() func(http.Handler) http.Handler {
 		cidrs[i] = p.String()
 	}
 	return middleware.ClientIPFromXFF(cidrs...)
+}
+
+// fromTrustedProxy reports whether r's peer is one of TrustedProxies,
+// whose headers (X-Forwarded-For, X-Request-Id) are believed.
+func (s *server) fromTrustedProxy(r *http.Request) bool {
+	peer, err := netip.ParseAddrPort(r.RemoteAddr)
+	if err != nil {
+		return false
+	}
+	for _, p := range s.TrustedProxies {
+		if p.Contains(peer.Addr().Unmap()) {
+			return true
+		}
+	}
+	return false
 }
 
 // limitWindow is the window of every rate limit: limits are per minute.

@@ -1,9 +1,16 @@
 package handlers_test
 
 import (
+	"io"
+	"net"
+	"net/http"
+	"net/netip"
 	"strings"
 	"testing"
+	"time"
 
+	"github.com/wxlogin/wxlogin/handlers"
+	"github.com/wxlogin/wxlogin/wechat"
 	"github.com/wxlogin/wxlogin/wechat/wechattest"
 )
 
@@ -61,5 +68,120 @@ func TestUpstreamTextIsBoundedInLogs(t *testing.T) {
 				t.Errorf("a log line is %d bytes long; want the upstream text cut to about 200", n)
 			}
 		})
+	}
+}
+
+// clientAt returns an HTTP client whose connections leave from the
+// loopback address ip (any of 127.0.0.0/8 on Linux), so that the server
+// sees another client IP than 127.0.0.1.
+func clientAt(t *testing.T, ip string) *http.Client {
+	t.Helper()
+	d := &net.Dialer{LocalAddr: &net.TCPAddr{IP: net.ParseIP(ip)}}
+	tr := &http.Transport{DialContext: d.DialContext}
+	t.Cleanup(tr.CloseIdleConnections)
+	return &http.Client{Transport: tr, Timeout: 20 * time.Second}
+}
+
+// loginWith posts code from client, with the headers hdr (name, value…).
+func (ts *testServer) loginWith(t *testing.T, client *http.Client, code string, hdr ...string) (int, http.Header, []byte) {
+	t.Helper()
+	req, _ := http.NewRequest("POST", ts.URL+"/v1/login", strings.NewReader(`{"code":"`+code+`"}`))
+	req.Header.Set("Content-Type", "application/json")
+	for i := 0; i+1 < len(hdr); i += 2 {
+		req.Header.Set(hdr[i], hdr[i+1])
+	}
+	resp, err := client.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return resp.StatusCode, resp.Header, b
+}
+
+// A spent code is answered again within the reuse window only to the
+// client that exchanged it (a resend after a lost answer); from another
+// address it is invalid_code, as it would be without the cache.
+func TestReplayFromAnotherClientIsInvalidCode(t *testing.T) {
+	clock := &fakeClock{now: time.Now()}
+	ts, _, _ := deduped(t, time.Minute, clock, testOptions{})
+	code := ts.wx.Code("victim")
+	first, other := clientAt(t, "127.0.0.1"), clientAt(t, "127.0.0.2")
+	if status, _, body := ts.loginWith(t, first, code); status != 200 {
+		t.Fatalf("login: %d %s", status, body)
+	}
+	// The leaked code, from elsewhere: refused, and no token.
+	status, hdr, body := ts.loginWith(t, other, code)
+	wantProblem(t, status, hdr, body, 401, "invalid_code")
+	if strings.Contains(string(body), `"token"`) {
+		t.Fatalf("the replay got a token: %s", body)
+	}
+	// The same client's resend still works, within the window.
+	clock.Add(30 * time.Second)
+	if status, _, body := ts.loginWith(t, first, code); status != 200 {
+		t.Errorf("the same client's resend: %d %s; want 200", status, body)
+	}
+}
+
+// Behind a trusted proxy the client is the X-Forwarded-For address, and
+// an IPv6 client is its /64, as for the login rate limit: a device whose
+// address changes within its /64 may resend, another network may not.
+func TestReplayBucketIsTheClientIPOr64(t *testing.T) {
+	ts := newTestServer(t, testOptions{deps: func(d *handlers.Deps) {
+		d.TrustedProxies = []netip.Prefix{netip.MustParsePrefix("127.0.0.1/32")}
+		d.WeChat = wechat.NewCodeDedup(d.WeChat, wechat.CodeDedupConfig{Window: time.Minute})
+	}})
+	local := clientAt(t, "127.0.0.1")
+	for _, tc := range []struct {
+		first, again string
+		want         int
+	}{
+		{"2001:db8:1:2::1", "2001:db8:1:2:ffff::9", 200}, // the same /64
+		{"2001:db8:1:2::1", "2001:db8:1:3::1", 401},      // the next /64
+		{"198.51.100.7", "198.51.100.7", 200},
+		{"198.51.100.7", "198.51.100.8", 401},
+	} {
+		code := ts.wx.Code("user-" + tc.first + "-" + tc.again)
+		if status, _, body := ts.loginWith(t, local, code, "X-Forwarded-For", tc.first); status != 200 {
+			t.Fatalf("login from %s: %d %s", tc.first, status, body)
+		}
+		if status, _, body := ts.loginWith(t, local, code, "X-Forwarded-For", tc.again); status != tc.want {
+			t.Errorf("code of %s resent from %s: %d %s; want %d", tc.first, tc.again, status, body, tc.want)
+		}
+	}
+}
+
+// A client's X-Request-Id is believed only from a trusted proxy (one that
+// traces requests); from anyone else it is replaced by an id of ours, in
+// the problem answer and in the log line alike.
+func TestRequestIDOnlyFromTrustedProxies(t *testing.T) {
+	ts := newTestServer(t, testOptions{deps: func(d *handlers.Deps) {
+		d.TrustedProxies = []netip.Prefix{netip.MustParsePrefix("127.0.0.2/32")}
+	}})
+	get := func(client *http.Client, id string) handlers.Problem {
+		t.Helper()
+		req, _ := http.NewRequest("GET", ts.URL+"/nope", nil)
+		req.Header.Set("X-Request-Id", id)
+		resp, err := client.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		return wantProblem(t, resp.StatusCode, resp.Header, b, 404, "not_found")
+	}
+	const forged, traced = "forged-by-a-client", "traced-by-the-proxy"
+	if p := get(clientAt(t, "127.0.0.1"), forged); p.RequestID == forged || p.RequestID == "" {
+		t.Errorf("untrusted peer: request_id %q; want one of ours", p.RequestID)
+	}
+	if p := get(clientAt(t, "127.0.0.2"), traced); p.RequestID != traced {
+		t.Errorf("trusted proxy: request_id %q; want %q", p.RequestID, traced)
+	}
+	logs := ts.logs.waitFor(t, traced)
+	if strings.Contains(logs, forged) {
+		t.Errorf("the log holds the untrusted client's id:\n%s", logs)
+	}
+	if !strings.Contains(logs, `"request_id":"`+traced+`"`) {
+		t.Errorf("the log lacks the trusted proxy's id:\n%s", logs)
 	}
 }
