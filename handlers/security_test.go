@@ -5,6 +5,7 @@ import (
 	"net"
 	"net/http"
 	"net/netip"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -183,5 +184,94 @@ func TestRequestIDOnlyFromTrustedProxies(t *testing.T) {
 	}
 	if !strings.Contains(logs, `"request_id":"`+traced+`"`) {
 		t.Errorf("the log lacks the trusted proxy's id:\n%s", logs)
+	}
+}
+
+// callFrom is odEnv.call from client.
+func (e *odEnv) callFrom(t *testing.T, client *http.Client, path, bearer, body string) (int, http.Header, []byte) {
+	t.Helper()
+	req, _ := http.NewRequest("POST", e.URL+path, strings.NewReader(body))
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("Authorization", "Bearer "+bearer)
+	resp, err := client.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return resp.StatusCode, resp.Header, b
+}
+
+// One token cannot drive /v1/session/check and /v1/phone, which spend the
+// app's WeChat quota, without bound: past WXLOGIN_USER_RATE_LIMIT calls a
+// minute (the three routes together) the answer is 429 rate_limited with
+// Retry-After, and WeChat is not called. Another user is not affected.
+func TestUserRateLimit(t *testing.T) {
+	const limit = 10
+	e := newODEnv(t, odOptions{deps: func(d *handlers.Deps) { d.UserRateLimit = limit }})
+	tok, _ := e.loginAs(t, "flooder")
+	local := clientAt(t, "127.0.0.1")
+	ok, limited := 0, 0
+	for i := range 3 * limit {
+		var status int
+		var hdr http.Header
+		var body []byte
+		if i%2 == 0 {
+			status, hdr, body = e.callFrom(t, local, "/v1/session/check", tok, "")
+		} else {
+			status, hdr, body = e.callFrom(t, local, "/v1/phone", tok, `{"code":"`+e.wx.PhoneCode("86", "13800138000")+`"}`)
+		}
+		switch status {
+		case 200:
+			ok++
+		case 429:
+			limited++
+			odProblem(t, status, hdr, body, 429, handlers.CodeRateLimited)
+			if ra := hdr.Get("Retry-After"); ra == "" || ra == "0" {
+				t.Fatalf("429 without Retry-After")
+			}
+		default:
+			t.Fatalf("call %d: %d %s", i, status, body)
+		}
+	}
+	if ok != limit || limited != 2*limit {
+		t.Errorf("%d calls with one token: %d answered, %d limited; want %d and %d", 3*limit, ok, limited, limit, 2*limit)
+	}
+	if calls := e.wx.Calls(apiCheck) + e.wx.Calls(apiPhone); calls != limit {
+		t.Errorf("WeChat saw %d checksession and phone calls; want %d", calls, limit)
+	}
+	// Decrypting counts too, and another user still gets through.
+	status, hdr, body := e.callFrom(t, local, "/v1/decrypt", tok, `{"encryptedData":"AAAA","iv":"AAAA"}`)
+	odProblem(t, status, hdr, body, 429, handlers.CodeRateLimited)
+	other, _ := e.loginAs(t, "bystander")
+	if status, _, body := e.callFrom(t, local, "/v1/session/check", other, ""); status != 200 {
+		t.Errorf("another user: %d %s; want 200", status, body)
+	}
+}
+
+// One address with many tokens is bounded too: past
+// WXLOGIN_USER_IP_RATE_LIMIT calls a minute from one client IP, its
+// requests are limited whoever's token they carry, and before the token is
+// even verified; another address is not affected.
+func TestUserIPRateLimit(t *testing.T) {
+	const limit = 6
+	e := newODEnv(t, odOptions{deps: func(d *handlers.Deps) { d.UserIPRateLimit = limit }})
+	local, other := clientAt(t, "127.0.0.1"), clientAt(t, "127.0.0.2")
+	for i := range limit {
+		tok, _ := e.loginAs(t, "user-"+strconv.Itoa(i))
+		if status, _, body := e.callFrom(t, local, "/v1/session/check", tok, ""); status != 200 {
+			t.Fatalf("call %d: %d %s", i, status, body)
+		}
+	}
+	tok, _ := e.loginAs(t, "one-more")
+	status, hdr, body := e.callFrom(t, local, "/v1/session/check", tok, "")
+	odProblem(t, status, hdr, body, 429, handlers.CodeRateLimited)
+	status, hdr, body = e.callFrom(t, local, "/v1/session/check", "not-even-a-token", "")
+	odProblem(t, status, hdr, body, 429, handlers.CodeRateLimited)
+	if calls := e.wx.Calls(apiCheck); calls != limit {
+		t.Errorf("WeChat saw %d checksession calls; want %d", calls, limit)
+	}
+	if status, _, body := e.callFrom(t, other, "/v1/session/check", tok, ""); status != 200 {
+		t.Errorf("from another address: %d %s; want 200", status, body)
 	}
 }
