@@ -83,11 +83,14 @@ func clientAt(t *testing.T, ip string) *http.Client {
 	return &http.Client{Transport: tr, Timeout: 20 * time.Second}
 }
 
-// loginWith posts code from client, with the headers hdr (name, value…).
-func (ts *testServer) loginWith(t *testing.T, client *http.Client, code string, hdr ...string) (int, http.Header, []byte) {
+// send makes a request from client with body and the headers hdr (name,
+// value…) and returns the answer.
+func send(t *testing.T, client *http.Client, method, url, body string, hdr ...string) (int, http.Header, []byte) {
 	t.Helper()
-	req, _ := http.NewRequest("POST", ts.URL+"/v1/login", strings.NewReader(`{"code":"`+code+`"}`))
-	req.Header.Set("Content-Type", "application/json")
+	req, err := http.NewRequest(method, url, strings.NewReader(body))
+	if err != nil {
+		t.Fatal(err)
+	}
 	for i := 0; i+1 < len(hdr); i += 2 {
 		req.Header.Set(hdr[i], hdr[i+1])
 	}
@@ -98,6 +101,12 @@ func (ts *testServer) loginWith(t *testing.T, client *http.Client, code string, 
 	defer resp.Body.Close()
 	b, _ := io.ReadAll(resp.Body)
 	return resp.StatusCode, resp.Header, b
+}
+
+// loginWith posts code from client, with the headers hdr.
+func (ts *testServer) loginWith(t *testing.T, client *http.Client, code string, hdr ...string) (int, http.Header, []byte) {
+	t.Helper()
+	return send(t, client, "POST", ts.URL+"/v1/login", `{"code":"`+code+`"}`, append([]string{"Content-Type", "application/json"}, hdr...)...)
 }
 
 // A spent code is answered again within the reuse window only to the
@@ -161,15 +170,8 @@ func TestRequestIDOnlyFromTrustedProxies(t *testing.T) {
 	}})
 	get := func(client *http.Client, id string) handlers.Problem {
 		t.Helper()
-		req, _ := http.NewRequest("GET", ts.URL+"/nope", nil)
-		req.Header.Set("X-Request-Id", id)
-		resp, err := client.Do(req)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer resp.Body.Close()
-		b, _ := io.ReadAll(resp.Body)
-		return wantProblem(t, resp.StatusCode, resp.Header, b, 404, "not_found")
+		status, hdr, body := send(t, client, "GET", ts.URL+"/nope", "", "X-Request-Id", id)
+		return wantProblem(t, status, hdr, body, 404, "not_found")
 	}
 	const forged, traced = "forged-by-a-client", "traced-by-the-proxy"
 	if p := get(clientAt(t, "127.0.0.1"), forged); p.RequestID == forged || p.RequestID == "" {
@@ -187,19 +189,10 @@ func TestRequestIDOnlyFromTrustedProxies(t *testing.T) {
 	}
 }
 
-// callFrom is odEnv.call from client.
+// callFrom posts body with the bearer token from client.
 func (e *odEnv) callFrom(t *testing.T, client *http.Client, path, bearer, body string) (int, http.Header, []byte) {
 	t.Helper()
-	req, _ := http.NewRequest("POST", e.URL+path, strings.NewReader(body))
-	req.Header.Set("Content-Type", "application/json")
-	req.Header.Set("Authorization", "Bearer "+bearer)
-	resp, err := client.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	b, _ := io.ReadAll(resp.Body)
-	return resp.StatusCode, resp.Header, b
+	return send(t, client, "POST", e.URL+path, body, "Content-Type", "application/json", "Authorization", "Bearer "+bearer)
 }
 
 // One token cannot drive /v1/session/check and /v1/phone, which spend the
