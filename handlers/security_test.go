@@ -259,6 +259,9 @@ func TestUserIPRateLimit(t *testing.T) {
 	tok, _ := e.loginAs(t, "one-more")
 	status, hdr, body := e.callFrom(t, local, "/v1/session/check", tok, "")
 	odProblem(t, status, hdr, body, 429, handlers.CodeRateLimited)
+	if ra := hdr.Get("Retry-After"); ra != "60" {
+		t.Errorf("Retry-After = %q, want 60", ra)
+	}
 	status, hdr, body = e.callFrom(t, local, "/v1/session/check", "not-even-a-token", "")
 	odProblem(t, status, hdr, body, 429, handlers.CodeRateLimited)
 	if calls := e.wx.Calls(apiCheck); calls != limit {

@@ -3,6 +3,8 @@ package handlers
 import (
 	"net/http"
 
+	"github.com/go-chi/httprate"
+
 	"github.com/wxlogin/wxlogin/token"
 )
 
@@ -20,7 +22,11 @@ import (
 // hands the claims on in the request's context, where bearer finds them:
 // a token is verified once per request.
 func (s *server) limitUsers() func(http.Handler) http.Handler {
-	byIP := s.newLimiter(s.UserIPRateLimit, "too many calls from this address; retry later")
+	// Only the per-user limit reports itself in X-RateLimit-* headers: two
+	// limiters would overwrite each other's, and the user's budget is the
+	// one a client can act on.
+	byIP := s.newLimiter(s.UserIPRateLimit, "too many calls from this address; retry later",
+		httprate.WithResponseHeaders(httprate.ResponseHeaders{}))
 	byUser := s.newLimiter(s.UserRateLimit, "too many calls for this user; retry later")
 	return func(next http.Handler) http.Handler {
 		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
