@@ -68,8 +68,9 @@ type Deps struct {
 	// 0 turns a limit off.
 	UserRateLimit, UserIPRateLimit int
 	// TrustedProxies are the peers whose X-Forwarded-For names the client
-	// IP (for the rate limit and logs); for any other peer it is the peer
-	// address itself.
+	// IP (for the rate limits, the resend cache and logs) and whose
+	// X-Request-Id names the request; for any other peer the client IP is
+	// the peer address itself and the request id is ours.
 	TrustedProxies []netip.Prefix
 	// Metrics receives counts and latencies; nil counts nothing.
 	Metrics Metrics

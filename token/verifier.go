@@ -177,7 +177,8 @@ func NewVerifier(cfg VerifierConfig) (*Verifier, error) {
 		jwt.WithExpirationRequired(),
 		jwt.WithLeeway(leeway),
 		jwt.WithTimeFunc(v.now),
-		// Refuse non-canonical base64url (set padding bits), so that one
+		// Refuse non-canonical base64url (set padding bits) and, below,
+		// the high-s twin of an ES256 signature (lows.go), so that one
 		// token has exactly one spelling: anything keyed by the token
 		// string, such as the cache or a deny-list, cannot be sidestepped.
 		jwt.WithStrictDecoding(),
