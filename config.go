@@ -48,6 +48,9 @@ type Config struct {
 	Dev bool `envconfig:"DEV" default:"false" desc:"development mode: in-process fake WeChat, keys generated at start-up; never in production"`
 	// Addr is the listen address.
 	Addr string `envconfig:"ADDR" default:":8080" desc:"listen address"`
+	// MetricsAddr, when set, is a listener of its own for /metrics,
+	// which is then not served on Addr.
+	MetricsAddr string `envconfig:"METRICS_ADDR" desc:"a separate listen address for /metrics, such as 127.0.0.1:9090, which is then not served on WXLOGIN_ADDR (default: /metrics on WXLOGIN_ADDR)"`
 	// AppID is the mini program's AppID.
 	AppID string `envconfig:"APPID" desc:"the mini program's AppID (required outside dev mode)"`
 	// Secret is the mini program's AppSecret.
@@ -78,11 +81,20 @@ type Config struct {
 	WeChatTimeout time.Duration `envconfig:"WECHAT_TIMEOUT" default:"5s" desc:"deadline for one WeChat API call, 100ms to 60s"`
 	// RateLimit is logins per minute per client IP; 0 turns it off.
 	RateLimit int `envconfig:"RATE_LIMIT" default:"600" desc:"logins per minute per client IP; 0 turns the limit off"`
+	// UserRateLimit is calls per minute per user (a token's appid and
+	// subject) to /v1/phone, /v1/session/check and /v1/decrypt together.
+	UserRateLimit int `envconfig:"USER_RATE_LIMIT" default:"60" desc:"calls per minute per user (the token's subject) to /v1/phone, /v1/session/check and /v1/decrypt together; 0 turns the limit off"`
+	// UserIPRateLimit is calls per minute per client IP to those routes.
+	UserIPRateLimit int `envconfig:"USER_IP_RATE_LIMIT" default:"600" desc:"calls per minute per client IP (IPv6: its /64) to /v1/phone, /v1/session/check and /v1/decrypt together; 0 turns the limit off"`
 	// TrustedProxies are CIDRs whose X-Forwarded-For is believed.
-	TrustedProxies []string `envconfig:"TRUSTED_PROXIES" desc:"comma-separated CIDRs whose X-Forwarded-For is believed for the client IP"`
+	TrustedProxies []string `envconfig:"TRUSTED_PROXIES" desc:"comma-separated CIDRs whose X-Forwarded-For (the client IP) and X-Request-Id are believed"`
 	// CodeReuseWindow is how long this instance answers a resent login
 	// code with the answer it already got for it; 0 turns that off.
-	CodeReuseWindow time.Duration `envconfig:"CODE_REUSE_WINDOW" default:"60s" desc:"how long a login code this instance exchanged is answered again (a flaky network resends it) instead of WeChat's 40163; 0 turns it off; at most 5m"`
+	CodeReuseWindow time.Duration `envconfig:"CODE_REUSE_WINDOW" default:"60s" desc:"how long a login code this instance exchanged is answered again, to the same client only (a flaky network resends it), instead of WeChat's 40163; 0 turns it off; at most 5m"`
+	// AcceptHighSBefore is the transition for ES256 tokens signed before
+	// wxlogin gave every signature in its low-s form (docs/security.md):
+	// such a token is still accepted when issued before this instant.
+	AcceptHighSBefore time.Time `envconfig:"ACCEPT_HIGH_S_BEFORE" desc:"RFC 3339 time: ES256 tokens issued before it are accepted with a high-s signature, as older wxlogin versions signed half their tokens; unset refuses every high-s signature (docs/security.md)"`
 	// ShutdownDelay is how long, after SIGTERM, /readyz fails while the
 	// server still serves, so that load balancers stop routing to it
 	// before it stops listening.
@@ -222,6 +234,12 @@ func (c *Config) Validate() error {
 	}
 	if c.RateLimit < 0 {
 		bad("RATE_LIMIT", "must be 0 (off) or a positive number of logins per minute")
+	}
+	if c.UserRateLimit < 0 {
+		bad("USER_RATE_LIMIT", "must be 0 (off) or a positive number of calls per minute")
+	}
+	if c.UserIPRateLimit < 0 {
+		bad("USER_IP_RATE_LIMIT", "must be 0 (off) or a positive number of calls per minute")
 	}
 	switch c.LogFormat {
 	case "", "json", "text":

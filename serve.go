@@ -78,7 +78,15 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		MaxHeaderBytes: 16 << 10,
 		ErrorLog:       slog.NewLogLogger(logger.Handler(), slog.LevelWarn),
 	}
-	errc := make(chan error, 1)
+	errc := make(chan error, 2) // the main and the metrics listener
+	if a.metrics != nil {
+		msrv, maddr, err := serveMetrics(cfg.MetricsAddr, a.metrics, logger, errc)
+		if err != nil {
+			return err
+		}
+		defer msrv.Close() // after the drain: scrapes still see it
+		fmt.Fprintf(stdout, "wxlogin metrics on http://%s/metrics\n", maddr)
+	}
 	go func() { errc <- srv.Serve(ln) }()
 
 	url := "http://" + ln.Addr().String()
@@ -179,6 +187,7 @@ func newLogger(cfg *Config, w io.Writer) *slog.Logger {
 // app is the wired server.
 type app struct {
 	handler   http.Handler
+	metrics   http.Handler // /metrics for WXLOGIN_METRICS_ADDR; nil when it is served by handler
 	readiness *handlers.Readiness
 	issuer    string
 	alg, kid  string
@@ -226,7 +235,10 @@ func newApp(cfg *Config, logger *slog.Logger, addr net.Addr) (*app, error) {
 			keys = append(keys, k)
 		}
 	}
-	ver, err := token.NewVerifier(token.VerifierConfig{Keys: keys, Issuer: issuerURL, Audience: audience, Now: cfg.Now})
+	ver, err := token.NewVerifier(token.VerifierConfig{
+		Keys: keys, Issuer: issuerURL, Audience: audience, Now: cfg.Now,
+		AcceptHighSBefore: cfg.AcceptHighSBefore,
+	})
 	if err != nil {
 		return nil, err
 	}
@@ -253,16 +265,23 @@ func newApp(cfg *Config, logger *slog.Logger, addr net.Addr) (*app, error) {
 		Now:     cfg.Now,
 		Timeout: cfg.WeChatTimeout,
 	})
+	// /metrics is on the public listener unless WXLOGIN_METRICS_ADDR gives
+	// it one of its own.
+	publicMetrics, ownMetrics := m.Handler(), http.Handler(nil)
+	if cfg.MetricsAddr != "" {
+		publicMetrics, ownMetrics = nil, m.Handler()
+	}
 	ready := &handlers.Readiness{}
 	h, err := handlers.New(handlers.Deps{
 		Logger: logger, AppID: cfg.AppID, Issuer: issuerURL,
 		WeChat: login, Tokens: iss, Verifier: ver, Keys: keys, Readiness: ready,
 		RateLimit: cfg.RateLimit, TrustedProxies: trusted,
-		Metrics: m, MetricsHandler: m.Handler(),
+		UserRateLimit: cfg.UserRateLimit, UserIPRateLimit: cfg.UserIPRateLimit,
+		Metrics: m, MetricsHandler: publicMetrics,
 		UserAPI: &wechat.UserAPI{Client: wx, Tokens: accessTokens},
 	})
 	if err != nil {
 		return nil, err
 	}
-	return &app{handler: h, readiness: ready, issuer: issuerURL, alg: iss.Key().Alg, kid: iss.Key().KID}, nil
+	return &app{handler: h, metrics: ownMetrics, readiness: ready, issuer: issuerURL, alg: iss.Key().Alg, kid: iss.Key().KID}, nil
 }

@@ -62,9 +62,15 @@ type Deps struct {
 	// RateLimit is how many POST /v1/login a client IP may make per
 	// minute; 0 turns the limit off.
 	RateLimit int
+	// UserRateLimit is how many calls to /v1/phone, /v1/session/check
+	// and /v1/decrypt together one user (a token's appid and subject) may
+	// make per minute, and UserIPRateLimit how many one client IP may;
+	// 0 turns a limit off.
+	UserRateLimit, UserIPRateLimit int
 	// TrustedProxies are the peers whose X-Forwarded-For names the client
-	// IP (for the rate limit and logs); for any other peer it is the peer
-	// address itself.
+	// IP (for the rate limits, the resend cache and logs) and whose
+	// X-Request-Id names the request; for any other peer the client IP is
+	// the peer address itself and the request id is ours.
 	TrustedProxies []netip.Prefix
 	// Metrics receives counts and latencies; nil counts nothing.
 	Metrics Metrics
@@ -132,7 +138,7 @@ func New(d Deps) (http.Handler, error) {
 	if d.UserAPI == nil {
 		d.UserAPI = noUserAPI{}
 	}
-	if d.RateLimit < 0 {
+	if d.RateLimit < 0 || d.UserRateLimit < 0 || d.UserIPRateLimit < 0 {
 		return nil, errors.New("handlers: negative rate limit")
 	}
 	jwks, err := token.MarshalJWKS(d.Keys)

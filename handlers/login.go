@@ -3,6 +3,8 @@ package handlers
 import (
 	"net/http"
 	"unicode/utf8"
+
+	"github.com/wxlogin/wxlogin/wechat"
 )
 
 // maxCodeLen bounds a login or phone code; WeChat's are 32 characters.
@@ -32,7 +34,10 @@ func (s *server) handleLogin() http.HandlerFunc {
 			s.writeError(w, r, err)
 			return
 		}
-		sess, err := s.WeChat.Code2Session(r.Context(), req.Code)
+		// A resend is answered from memory only to the same client (see
+		// wechat.CodeDedup): the same bucket as the rate limit.
+		client, _ := clientIPKey(r)
+		sess, err := s.WeChat.Code2Session(wechat.WithCaller(r.Context(), client), req.Code)
 		if err != nil {
 			s.writeError(w, r, err)
 			return

@@ -28,7 +28,13 @@ const loginRoute = "/v1/login"
 func (s *server) logRequests(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		start := time.Now()
-		info := &requestInfo{id: s.ids.next(r)}
+		// Only a proxy of ours names the request; a client's X-Request-Id
+		// would let anyone write what they like into the logs.
+		claimed := ""
+		if s.fromTrustedProxy(r) {
+			claimed = r.Header.Get(middleware.RequestIDHeader)
+		}
+		info := &requestInfo{id: s.ids.next(claimed)}
 		r = r.WithContext(context.WithValue(r.Context(), requestInfoKey{}, info))
 		ww := middleware.NewWrapResponseWriter(w, r.ProtoMajor)
 		next.ServeHTTP(ww, r)
@@ -48,7 +54,7 @@ func (s *server) logRequests(next http.Handler) http.Handler {
 		if s.log.Enabled(ctx, slog.LevelInfo) {
 			s.log.LogAttrs(ctx, slog.LevelInfo, "request",
 				slog.String("request_id", info.id),
-				slog.String("method", r.Method),
+				slog.String("method", boundedMethod(r.Method)),
 				slog.String("route", route),
 				slog.Int("status", status),
 				slog.Float64("duration_ms", float64(took.Microseconds())/1000),
@@ -63,11 +69,12 @@ func (s *server) logRequests(next http.Handler) http.Handler {
 	})
 }
 
-// requestIDs makes request ids in the form chi's middleware.RequestID
-// gives them ("host/0123456789-000042": the host name, a random tag per
-// process, a counter); like it, a request that comes with an X-Request-Id
-// header (from a proxy that traces requests) keeps that id, as long as it
-// looks like one (see validRequestID).
+// requestIDs makes request ids as chi's middleware.RequestID does, in
+// the same form ("host/0123456789-000042": the host name, a random tag
+// per process, a counter); like it, a request that comes
+// with an X-Request-Id header keeps that id, but only from a trusted proxy
+// (one that traces requests) and only when it looks like one (see
+// validRequestID).
 type requestIDs struct {
 	prefix string
 	n      atomic.Uint64
@@ -83,9 +90,11 @@ func newRequestIDs() *requestIDs {
 	return &requestIDs{prefix: host + "/" + hex.EncodeToString(tag[:]) + "-"}
 }
 
-func (ids *requestIDs) next(r *http.Request) string {
-	if id := r.Header.Get(middleware.RequestIDHeader); validRequestID(id) {
-		return id
+// next returns claimed, the X-Request-Id of a trusted proxy, when it is
+// a valid id, and otherwise a new id.
+func (ids *requestIDs) next(claimed string) string {
+	if validRequestID(claimed) {
+		return claimed
 	}
 	return fmt.Sprintf("%s%06d", ids.prefix, ids.n.Add(1))
 }
@@ -124,7 +133,21 @@ func (s *server) methodNotAllowed(w http.ResponseWriter, r *http.Request) {
 			}
 		}
 	}
-	s.writeError(w, r, errorf(CodeMethodNotAllowed, "this endpoint does not take "+r.Method))
+	s.writeError(w, r, errorf(CodeMethodNotAllowed, "this endpoint does not take "+boundedMethod(r.Method)))
+}
+
+// maxMethodLen bounds the method a log line or a 405 detail quotes: the
+// longest standard one is 7 bytes, and net/http takes any token up to the
+// header limit (16 KiB here), which must not be echoed or logged whole.
+const maxMethodLen = 16
+
+// boundedMethod returns m, cut to maxMethodLen bytes. net/http admits
+// only token characters in a method, so it needs no escaping.
+func boundedMethod(m string) string {
+	if len(m) <= maxMethodLen {
+		return m
+	}
+	return m[:maxMethodLen] + "…"
 }
 
 // maxRequestIDLen bounds a request id taken from X-Request-Id.

@@ -3,6 +3,7 @@ package handlers
 import (
 	"net"
 	"net/http"
+	"net/netip"
 	"time"
 
 	"github.com/go-chi/chi/v5/middleware"
@@ -24,27 +25,52 @@ func (s *server) clientIP() func(http.Handler) http.Handler {
 	return middleware.ClientIPFromXFF(cidrs...)
 }
 
+// fromTrustedProxy reports whether r's peer is one of TrustedProxies,
+// whose headers (X-Forwarded-For, X-Request-Id) are believed.
+func (s *server) fromTrustedProxy(r *http.Request) bool {
+	peer, err := netip.ParseAddrPort(r.RemoteAddr)
+	if err != nil {
+		return false
+	}
+	for _, p := range s.TrustedProxies {
+		if p.Contains(peer.Addr().Unmap()) {
+			return true
+		}
+	}
+	return false
+}
+
+// limitWindow is the window of every rate limit: limits are per minute.
+const limitWindow = time.Minute
+
 // limitLogins lets each client IP make at most RateLimit requests per
 // minute (a sliding window, in this process's memory) and answers the
 // rest 429 rate_limited through the one error writer. With RateLimit 0
 // it lets everything through.
 func (s *server) limitLogins() func(http.Handler) http.Handler {
-	if s.RateLimit == 0 {
+	l := s.newLimiter(s.RateLimit, "too many logins from this address; retry later", httprate.WithKeyFuncs(clientIPKey))
+	if l == nil {
 		return func(next http.Handler) http.Handler { return next }
 	}
-	const window = time.Minute
-	return httprate.LimitBy(s.RateLimit, window, clientIPKey,
+	return l.Handler
+}
+
+// newLimiter returns a limiter of limit calls per limitWindow (a sliding
+// window, in this process's memory) that answers the calls beyond it 429
+// rate_limited with detail and Retry-After, through the one error writer;
+// nil when limit is 0.
+func (s *server) newLimiter(limit int, detail string, opts ...httprate.Option) *httprate.RateLimiter {
+	if limit == 0 {
+		return nil
+	}
+	return httprate.NewRateLimiter(limit, limitWindow, append(opts,
 		httprate.WithLimitHandler(func(w http.ResponseWriter, r *http.Request) {
-			s.writeError(w, r, &Error{
-				Code:       CodeRateLimited,
-				Detail:     "too many logins from this address; retry later",
-				RetryAfter: int(window.Seconds()),
-			})
+			s.writeError(w, r, &Error{Code: CodeRateLimited, Detail: detail, RetryAfter: int(limitWindow.Seconds())})
 		}),
 		httprate.WithErrorHandler(func(w http.ResponseWriter, r *http.Request, err error) {
 			s.writeError(w, r, err)
 		}),
-	)
+	)...)
 }
 
 // clientIPKey is the rate-limit bucket of a request: its client IP, with

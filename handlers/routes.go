@@ -15,9 +15,12 @@ func (s *server) routes() http.Handler {
 
 	r.With(s.limitLogins()).Post("/v1/login", s.handleLogin())
 	r.Get("/v1/session", s.handleSession())
-	r.Post("/v1/decrypt", s.handleDecrypt())
-	r.Post("/v1/phone", s.handlePhone())
-	r.Post("/v1/session/check", s.handleSessionCheck())
+	r.Group(func(r chi.Router) {
+		r.Use(s.limitUsers()) // per client IP and per user
+		r.Post("/v1/decrypt", s.handleDecrypt())
+		r.Post("/v1/phone", s.handlePhone())
+		r.Post("/v1/session/check", s.handleSessionCheck())
+	})
 
 	r.Get("/.well-known/jwks.json", s.handleJWKS())
 	r.Get("/.well-known/openid-configuration", s.handleDiscovery())

@@ -51,7 +51,7 @@ func NewIssuer(cfg IssuerConfig) (*Issuer, error) {
 	iss := &Issuer{cfg: cfg, key: k, signer: cfg.Key}
 	switch k.Alg {
 	case ES256:
-		iss.method = jwt.SigningMethodES256
+		iss.method = SigningMethodES256 // low-s only: one spelling per token
 	case EdDSA:
 		iss.method = jwt.SigningMethodEdDSA
 	}

@@ -87,6 +87,15 @@ type VerifierConfig struct {
 	Audience string           // required in aud
 	Leeway   time.Duration    // clock skew allowed on exp and nbf; 30s when zero, none when negative
 	Now      func() time.Time // time.Now when nil
+
+	// AcceptHighSBefore is the transition for ES256 tokens signed before
+	// wxlogin gave every signature in its low-s form: a token whose
+	// signature is in the high-s form is accepted only when its iat is
+	// before this instant. Zero (the default) refuses every high-s
+	// signature. Set it to a time by which every wxlogin replica signs
+	// low-s (the end of the rollout); it stops mattering one token
+	// lifetime later, when the last token issued before it expires.
+	AcceptHighSBefore time.Time
 }
 
 // keySource finds the public key a token names, and refuses it unless the
@@ -97,10 +106,11 @@ type keySource interface {
 
 // Verifier checks wxlogin tokens offline. It is safe for concurrent use.
 type Verifier struct {
-	keys   keySource
-	parser *jwt.Parser
-	now    func() time.Time
-	stop   func()
+	keys      keySource
+	parser    *jwt.Parser
+	now       func() time.Time
+	stop      func()
+	highSTill time.Time // see VerifierConfig.AcceptHighSBefore
 }
 
 // NewVerifier returns a Verifier that accepts tokens signed by one of
@@ -120,7 +130,7 @@ func NewVerifier(cfg VerifierConfig) (*Verifier, error) {
 	if cfg.Issuer == "" || cfg.Audience == "" {
 		return nil, errors.New("token: verifier needs issuer and audience")
 	}
-	v := &Verifier{now: cfg.Now, stop: func() {}}
+	v := &Verifier{now: cfg.Now, stop: func() {}, highSTill: cfg.AcceptHighSBefore}
 	if v.now == nil {
 		v.now = time.Now
 	}
@@ -167,7 +177,8 @@ func NewVerifier(cfg VerifierConfig) (*Verifier, error) {
 		jwt.WithExpirationRequired(),
 		jwt.WithLeeway(leeway),
 		jwt.WithTimeFunc(v.now),
-		// Refuse non-canonical base64url (set padding bits), so that one
+		// Refuse non-canonical base64url (set padding bits) and, below,
+		// the high-s twin of an ES256 signature (lows.go), so that one
 		// token has exactly one spelling: anything keyed by the token
 		// string, such as the cache or a deny-list, cannot be sidestepped.
 		jwt.WithStrictDecoding(),
@@ -193,7 +204,7 @@ func (v *Verifier) VerifyContext(ctx context.Context, tokenString string) (*Clai
 		return nil, fmt.Errorf("%w: %w", ErrInvalid, ErrMalformed)
 	}
 	c := &Claims{}
-	_, err := v.parser.ParseWithClaims(tokenString, c, func(t *jwt.Token) (any, error) {
+	t, err := v.parser.ParseWithClaims(tokenString, c, func(t *jwt.Token) (any, error) {
 		// Pin the algorithm to the key: a token must name a known kid and
 		// use exactly that key's algorithm, so no key is ever used with an
 		// algorithm (HMAC, none, another curve) it was not made for.
@@ -217,7 +228,17 @@ func (v *Verifier) VerifyContext(ctx context.Context, tokenString string) (*Clai
 	if c.Subject == "" {
 		return nil, fmt.Errorf("%w: %w", ErrInvalid, ErrMalformed)
 	}
+	if t.Method.Alg() == ES256 && highS(t.Signature) && !v.legacyHighS(c) {
+		// The twin of a low-s signature: a second spelling of a token.
+		return nil, fmt.Errorf("%w: %w: %w", ErrInvalid, ErrSignature, errHighS)
+	}
 	return c, nil
+}
+
+// legacyHighS reports whether c was issued early enough for its signature
+// to be high-s legitimately (see VerifierConfig.AcceptHighSBefore).
+func (v *Verifier) legacyHighS(c *Claims) bool {
+	return c.IssuedAt != nil && c.IssuedAt.Before(v.highSTill)
 }
 
 // staticKeys are keys given by configuration, by kid.

@@ -19,6 +19,7 @@ import (
 	"github.com/golang-jwt/jwt/v5"
 
 	"github.com/wxlogin/wxlogin/token"
+	"github.com/wxlogin/wxlogin/token/tokentest"
 )
 
 // The fuzz targets' keys and clock are fixed, so that the valid tokens
@@ -135,7 +136,9 @@ func (k *fzKit) seeds(t testing.TB) []string {
 		sign(jwt.SigningMethodHS256, k.esPEM, k.esKID),                              // HMAC with the public key
 		sign(jwt.SigningMethodEdDSA, k.ed, k.esKID),                                 // the other key under this kid
 		sign(jwt.SigningMethodES256, k.es, "unknown-kid"),
-		string(flip), // one bit of the signature
+		string(flip),       // one bit of the signature
+		tokentest.Twin(es), // the high-s spelling of the valid token
+		tokentest.Twin(ed), // S+L for the valid Ed25519 token
 		es + ".", "." + es, strings.Replace(es, ".", "..", 1), esParts[0] + "." + esParts[1],
 		"", ".", "..", "a.b.c", "eyJ.eyJ.AAAA", strings.Repeat("A", token.MaxTokenSize+1) + "..",
 	}
@@ -217,6 +220,9 @@ func (k *fzKit) reference(s string) string {
 		r, s := new(big.Int).SetBytes(sig[:32]), new(big.Int).SetBytes(sig[32:])
 		if !ecdsa.Verify(pub, sum[:], r, s) {
 			return "ECDSA signature does not verify"
+		}
+		if s.Cmp(new(big.Int).Rsh(pub.Params().N, 1)) > 0 {
+			return "ECDSA signature is high-s: the twin of another spelling"
 		}
 	case ed25519.PublicKey:
 		if !ed25519.Verify(pub, input, sig) {

@@ -177,7 +177,7 @@ func (c *Code) UnmarshalJSON(b []byte) error {
 	}
 	n, err := strconv.Atoi(s)
 	if err != nil {
-		return fmt.Errorf("errcode %q is not a number", s)
+		return fmt.Errorf("errcode %q is not a number", clip(s))
 	}
 	*c = Code(n)
 	return nil
@@ -202,14 +202,14 @@ func ParseAnswer(api string, body []byte, out any) error {
 	}
 	var env envelope
 	if err := json.Unmarshal(body, &env); err != nil {
-		return fmt.Errorf("%w: %s answer does not parse: %v", ErrUpstream, api, err)
+		return fmt.Errorf("%w: %s answer does not parse: %v", ErrUpstream, api, clip(err.Error()))
 	}
 	if env.ErrCode != 0 {
 		return newAPIError(api, int(env.ErrCode), env.ErrMsg)
 	}
 	if out != nil {
 		if err := json.Unmarshal(body, out); err != nil {
-			return fmt.Errorf("%w: %s answer does not parse: %v", ErrUpstream, api, err)
+			return fmt.Errorf("%w: %s answer does not parse: %v", ErrUpstream, api, clip(err.Error()))
 		}
 	}
 	return nil

@@ -8,6 +8,7 @@ import (
 	"strings"
 	"testing"
 	"time"
+	"unicode/utf8"
 
 	"github.com/wxlogin/wxlogin/wechat"
 	"github.com/wxlogin/wxlogin/wechat/wechattest"
@@ -188,5 +189,31 @@ func TestParseAnswer(t *testing.T) {
 		if tt.wantCode != 0 && (!errors.As(err, &ae) || ae.Code != tt.wantCode) {
 			t.Errorf("ParseAnswer(%s): errcode = %v, want %d", tt.body, err, tt.wantCode)
 		}
+	}
+}
+
+// Whatever an answer holds, the error it becomes carries at most about
+// 200 bytes of it: an errmsg, an errcode that is not a number, a number
+// too large for its field; cut on a UTF-8 boundary.
+func TestParseAnswerBoundsUpstreamText(t *testing.T) {
+	long := strings.Repeat("微", 100_000) // 3 bytes each: a cut must not split one
+	var out struct {
+		ErrCode   int `json:"errcode"`
+		ExpiresIn int `json:"expires_in"`
+	}
+	for name, body := range map[string]string{
+		"errmsg":            `{"errcode":40099,"errmsg":"` + long + `"}`,
+		"errcode as string": `{"errcode":"` + long + `"}`,
+		"huge number":       `{"expires_in":1` + strings.Repeat("0", 300_000) + `}`,
+	} {
+		t.Run(name, func(t *testing.T) {
+			err := wechat.ParseAnswer("/api", []byte(body), &out)
+			if !errors.Is(err, wechat.ErrUpstream) {
+				t.Fatalf("ParseAnswer = %.200v, want ErrUpstream", err)
+			}
+			if msg := err.Error(); len(msg) > 400 || !utf8.ValidString(msg) {
+				t.Errorf("error is %d bytes (valid UTF-8: %v); want at most about 200 of the answer", len(msg), utf8.ValidString(msg))
+			}
+		})
 	}
 }

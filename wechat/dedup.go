@@ -5,6 +5,7 @@ import (
 	"context"
 	"crypto/sha256"
 	"fmt"
+	"strconv"
 	"sync"
 	"time"
 
@@ -46,13 +47,19 @@ type CodeDedupConfig struct {
 
 // CodeDedup wraps the code exchange so that a mini program on a flaky
 // network may resend its login code: concurrent calls with the same code
-// share one jscode2session call (singleflight), and a code exchanged
-// within the window gets the same openid, session_key and unionid again
-// instead of WeChat's 40163. Failures are never remembered: a failed code
-// is tried afresh by WeChat, which knows it is spent.
+// from the same caller share one jscode2session call (singleflight), and
+// a code exchanged within the window gets the same openid, session_key
+// and unionid again instead of WeChat's 40163, for the same caller only.
+// Failures are never remembered: a failed code is tried afresh by
+// WeChat, which knows it is spent.
 //
-// Only a SHA-256 of each code is kept, never the code, and of the answer
-// only the Session. Memory is bounded by MaxEntries.
+// The caller is what WithCaller put in the context: the resend exists for
+// the device whose answer was lost, so a spent code from anyone else goes
+// to WeChat, which refuses it, exactly as without the cache. Calls
+// without a caller count as one anonymous caller.
+//
+// Only a SHA-256 of each caller and code is kept, never the code, and of
+// the answer only the Session. Memory is bounded by MaxEntries.
 type CodeDedup struct {
 	next        Exchanger
 	window      time.Duration
@@ -111,7 +118,7 @@ func (d *CodeDedup) Code2Session(ctx context.Context, code string) (Session, err
 	if d.window <= 0 {
 		return d.next.Code2Session(ctx, code)
 	}
-	key := sha256.Sum256([]byte(code))
+	key := dedupKey(callerOf(ctx), code)
 	if sess, ok := d.lookup(key); ok {
 		d.onDuplicate("replayed")
 		return sess, nil
@@ -155,6 +162,33 @@ func (d *CodeDedup) Code2Session(ctx context.Context, code string) (Session, err
 		return Session{}, err
 	}
 	return v.(Session), nil
+}
+
+// callerKey is the context key of WithCaller.
+type callerKey struct{}
+
+// WithCaller returns ctx naming the client that sends a login code, for
+// CodeDedup: a code is answered from memory, or shares a call in flight,
+// only for the caller that exchanged it. wxlogin's caller is the client's
+// rate-limit bucket: its IP address, or its /64 for IPv6.
+func WithCaller(ctx context.Context, caller string) context.Context {
+	return context.WithValue(ctx, callerKey{}, caller)
+}
+
+func callerOf(ctx context.Context) string {
+	c, _ := ctx.Value(callerKey{}).(string)
+	return c
+}
+
+// dedupKey is the key of code sent by caller: one hash of both, length
+// prefixed so that no two pairs run together into the same input.
+func dedupKey(caller, code string) [sha256.Size]byte {
+	h := sha256.New()
+	h.Write([]byte(strconv.Itoa(len(caller)) + ":" + caller))
+	h.Write([]byte(code))
+	var key [sha256.Size]byte
+	h.Sum(key[:0])
+	return key
 }
 
 func (d *CodeDedup) lookup(key [sha256.Size]byte) (Session, bool) {

@@ -3,6 +3,8 @@ package wechat
 import (
 	"errors"
 	"fmt"
+	"strconv"
+	"unicode/utf8"
 )
 
 // Sentinel errors classify every failure of a WeChat call. An *APIError
@@ -39,7 +41,7 @@ var (
 type APIError struct {
 	API  string // the API path, such as "/sns/jscode2session"
 	Code int    // WeChat's errcode
-	Msg  string // WeChat's errmsg, for logs only
+	Msg  string // WeChat's errmsg, at most about maxUpstreamText bytes, for logs only
 	kind error
 }
 
@@ -74,5 +76,25 @@ func classify(code int) error {
 
 // newAPIError builds the typed error for a non-zero errcode.
 func newAPIError(api string, code int, msg string) *APIError {
-	return &APIError{API: api, Code: code, Msg: msg, kind: classify(code)}
+	return &APIError{API: api, Code: code, Msg: clip(msg), kind: classify(code)}
+}
+
+// maxUpstreamText bounds the text of an answer (an errmsg, an errcode
+// that is not a number) that an error carries into the logs. WeChat's
+// errmsg is a sentence with a request id ("invalid code, rid: …"); an
+// answer with a megabyte of it, from a proxy in between or a fake, must
+// not become a megabyte per log line.
+const maxUpstreamText = 200
+
+// clip cuts s to at most maxUpstreamText bytes, on a UTF-8 boundary, and
+// says how much it left out.
+func clip(s string) string {
+	if len(s) <= maxUpstreamText {
+		return s
+	}
+	cut := maxUpstreamText
+	for cut > 0 && !utf8.RuneStart(s[cut]) {
+		cut--
+	}
+	return s[:cut] + "…(" + strconv.Itoa(len(s)-cut) + " more bytes)"
 }

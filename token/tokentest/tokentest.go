@@ -18,6 +18,7 @@ import (
 	"encoding/json"
 	"encoding/pem"
 	"fmt"
+	"math/big"
 	"strings"
 	"time"
 
@@ -116,7 +117,7 @@ func (s *Signer) Sign(claims jwt.Claims, header map[string]any) string {
 }
 
 func sign(key crypto.Signer, kid string, claims jwt.Claims, header map[string]any) string {
-	var method jwt.SigningMethod = jwt.SigningMethodES256
+	method := token.SigningMethodES256 // low-s, as wxlogin signs
 	if _, ok := key.(ed25519.PrivateKey); ok {
 		method = jwt.SigningMethodEdDSA
 	}
@@ -207,6 +208,7 @@ func (s *Signer) Attacks() []Attack {
 		{"critical header extension", s.Sign(s.Claims("oVictim"), map[string]any{"crit": []string{"exp"}}), "malformed"},
 		{"altered payload", parts[0] + "." + base64.RawURLEncoding.EncodeToString(alteredJSON) + "." + parts[2], "signature"},
 		{"altered signature", parts[0] + "." + parts[1] + "." + flipLast(parts[2]), "signature"},
+		{"the signature's twin (ES256 n-s, Ed25519 S+L)", Twin(valid), "signature"},
 		{"signature of another token", parts[0] + "." + parts[1] + "." + strings.Split(s.Token("oOther"), ".")[2], "signature"},
 		{"expired", s.Sign(with(jwt.MapClaims{"iat": now.Add(-2 * time.Hour).Unix(), "nbf": now.Add(-2 * time.Hour).Unix(), "exp": now.Add(-2 * time.Minute).Unix()}), nil), "expired"},
 		{"no exp", s.Sign(with(jwt.MapClaims{"exp": nil}), nil), "malformed"},
@@ -227,6 +229,46 @@ func (s *Signer) Attacks() []Attack {
 		{"payload not JSON", parts[0] + "." + base64.RawURLEncoding.EncodeToString([]byte("[1,2")) + "." + parts[2], "malformed"},
 	}
 }
+
+// Twin returns the other spelling of tok's signature that the bare
+// signature algorithm also accepts: for ES256, (r, n−s) in place of
+// (r, s); for EdDSA, S+L in place of S (RFC 8032 requires S < L, and Go
+// checks it). The header and claims are unchanged, so a verifier that
+// accepts the twin lets one token be written two ways. It panics on a
+// token that is not three segments with a 64-byte signature.
+func Twin(tok string) string {
+	parts := strings.Split(tok, ".")
+	if len(parts) != 3 {
+		panic("tokentest: Twin needs a JWS compact token")
+	}
+	sig, err := base64.RawURLEncoding.DecodeString(parts[2])
+	if err != nil || len(sig) != 64 {
+		panic("tokentest: Twin needs a 64-byte signature")
+	}
+	hb, _ := base64.RawURLEncoding.DecodeString(parts[0])
+	var h struct{ Alg string }
+	json.Unmarshal(hb, &h)
+	if h.Alg == token.EdDSA {
+		// S is little-endian; S+L < 2^254 still fits in 32 bytes.
+		le := sig[32:]
+		be := make([]byte, 32)
+		for i := range 32 {
+			be[i] = le[31-i]
+		}
+		sum := new(big.Int).Add(new(big.Int).SetBytes(be), ed25519Order).FillBytes(be)
+		for i := range 32 {
+			le[i] = sum[31-i]
+		}
+	} else {
+		s := new(big.Int).SetBytes(sig[32:])
+		s.Sub(elliptic.P256().Params().N, s).FillBytes(sig[32:])
+	}
+	return parts[0] + "." + parts[1] + "." + base64.RawURLEncoding.EncodeToString(sig)
+}
+
+// ed25519Order is L, the order of Ed25519's base point: 2^252 +
+// 27742317777372353535851937790883648493.
+var ed25519Order, _ = new(big.Int).SetString("7237005577332262213973186563042994240857116359379907606001950938285454250989", 10)
 
 func publicPEM(pub crypto.PublicKey) []byte {
 	der, err := x509.MarshalPKIXPublicKey(pub)
