@@ -199,7 +199,7 @@ func newApp(cfg *Config, set *settings, logger *slog.Logger, addr net.Addr) (*ap
 		audience = appID
 	}
 
-	sealer, err := token.NewSealer(set.sealSecret)
+	sealer, err := token.NewSealer(set.sealSecret, set.oldSecrets...)
 	if err != nil {
 		return nil, err
 	}
