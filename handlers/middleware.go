@@ -55,7 +55,7 @@ func (s *server) logRequests(next http.Handler) http.Handler {
 				slog.Int("status", status),
 				slog.Float64("duration_ms", float64(took.Microseconds())/1000),
 				slog.String("outcome", info.outcome()),
-				slog.String("client_ip", middleware.GetClientIP(ctx)),
+				slog.String("client_ip", clientIPOf(ctx)),
 			)
 		}
 		s.Metrics.Request(route, status, took)
