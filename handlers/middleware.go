@@ -122,6 +122,21 @@ func (s *server) recoverPanics(next http.Handler) http.Handler {
 	})
 }
 
+// closeWhenDraining answers with Connection: close once the server drains,
+// so that a proxy holding keep-alive connections to it (nginx, Envoy)
+// retires each one after its next answer, while the server still serves.
+// Left idle in the proxy's pool, a connection is closed by the shutdown
+// just as the proxy may send a request on it, and a proxy does not resend
+// a POST it has sent: the login would fail with 502.
+func (s *server) closeWhenDraining(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if !s.Readiness.Ready() {
+			w.Header().Set("Connection", "close")
+		}
+		next.ServeHTTP(w, r)
+	})
+}
+
 func (s *server) notFound(w http.ResponseWriter, r *http.Request) {
 	s.writeError(w, r, errorf(CodeNotFound, "no such endpoint"))
 }
