@@ -272,6 +272,9 @@ func (c *Config) Validate() (*settings, error) {
 		// Checked like the current secret; the position, never the value,
 		// names the one at fault.
 		for i, v := range strings.Split(string(c.OldSessionKeySecrets), ",") {
+			if strings.TrimSpace(v) == "" {
+				continue // a trailing comma, or an empty list
+			}
 			b, err := decodeBase64(v)
 			switch {
 			case err != nil:

@@ -179,10 +179,10 @@ func TestConfigUnparsableTTL(t *testing.T) {
 func TestConfigFileForms(t *testing.T) {
 	dir := t.TempDir()
 	env := prodEnv(t, "https://api.weixin.qq.com")
-	// Two old secrets, one a line in its file as a Kubernetes secret may
-	// hold them, are read from WXLOGIN_OLD_SESSION_KEY_SECRETS_FILE too.
+	// Two old secrets, a line each after their commas, as a file is easily
+	// edited, are read from WXLOGIN_OLD_SESSION_KEY_SECRETS_FILE too.
 	old1, old2 := keygen(t)["WXLOGIN_SESSION_KEY_SECRET"], keygen(t)["WXLOGIN_SESSION_KEY_SECRET"]
-	env["WXLOGIN_OLD_SESSION_KEY_SECRETS"] = old1 + "," + old2
+	env["WXLOGIN_OLD_SESSION_KEY_SECRETS"] = old1 + ",\n" + old2 + ",\n"
 	for _, name := range []string{"SECRET", "SIGNING_KEY", "SESSION_KEY_SECRET", "OLD_SESSION_KEY_SECRETS"} {
 		path := filepath.Join(dir, name)
 		// Files hold real newlines, and often a trailing one.
