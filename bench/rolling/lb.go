@@ -158,7 +158,8 @@ func (l *lb) run(ctx context.Context, front string) error {
 		return err
 	}
 
-	// The rotation of docs/operations-scaling.md: the next key and secret
+	// The rotations of the README's "Key rotation" and docs/sealing.md,
+	// together: the next key and secret
 	// from `wxlogin keygen`; first published, then current.
 	next, err := keygen(ctx, l.p.Wxlogin)
 	if err != nil {

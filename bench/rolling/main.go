@@ -12,13 +12,13 @@
 //
 //  1. each replica in turn is replaced: SIGTERM, wait for its exit,
 //     start a new one on the same port, wait for /readyz;
-//  2. a full rotation of the signing key and of the session-key secret,
-//     as docs/operations-scaling.md describes it, is rolled out the same
-//     way: first the next key and secret are published (they verify and
-//     open, they do not sign or seal), then they sign and seal while the
-//     old ones still verify and open. (Retiring the old ones, one token
-//     lifetime later, is TestKeyRotation's and
-//     TestSessionKeySecretRotation's part.)
+//  2. a rotation of the signing key and of the session-key secret, as
+//     the docs describe them (the README's "Key rotation",
+//     docs/sealing.md), is rolled out the same way: first the next key
+//     and secret are published (they verify and open, they do not sign
+//     or seal), then they sign and seal while the old ones still verify
+//     and open. Retiring the old ones, one token lifetime later, is left
+//     to TestKeyRotation and TestSessionKeySecretRotation.
 //
 // Before each replica stops and after each new one starts, a few users log
 // in on it directly; after every replacement every token held so far is
@@ -30,7 +30,7 @@
 // nginx passed to a second replica; and tokens that failed a check (goal
 // 0). It exits 1 when a login failed or a token did not check out.
 //
-//	bench/rolling/run.sh                 # the full run, about 2 minutes
+//	bench/rolling/run.sh                 # the full run, about 90 s
 //	bench/rolling/run.sh -short          # what .ci/run runs
 package main
 

@@ -28,7 +28,7 @@ import (
 // of wxlogin: /v1/decrypt and /v1/session/check have no effect, and the
 // login and phone codes are single-use at WeChat, so a login that did
 // reach a replica, sent again, is refused as invalid_code, never done
-// twice (see docs/operations-scaling.md).
+// twice.
 var nginxConf = template.Must(template.New("nginx.conf").Parse(`daemon off;
 worker_processes 1;
 pid {{.Dir}}/nginx.pid;
