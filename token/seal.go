@@ -3,7 +3,7 @@ package token
 import (
 	"crypto/aes"
 	"crypto/cipher"
-	"crypto/hmac"
+	"crypto/hkdf"
 	"crypto/rand"
 	"crypto/sha256"
 	"errors"
@@ -28,11 +28,12 @@ var ErrSealed = errors.New("token: sealed session_key does not open")
 // for about 2^80 values under one secret before a repeat becomes a real
 // risk, so no deployment reaches the limit (see docs/sealing.md). A value
 // reads "v2.<key id>.<base64url(nonce ‖ ciphertext ‖ tag)>": the version
-// lets the format change again, and the key id, derived from the secret,
-// names the secret that opens it, so that old secrets kept after a
-// rotation still open what they sealed. The version, the appid and the
-// openid are bound as additional data, so a value copied into another
-// user's token does not open.
+// lets the format change again, and the key id names the secret that
+// opens it, so that old secrets kept after a rotation still open what
+// they sealed. The encryption key and the key id are both derived from
+// the secret with HKDF-SHA256. The version, the appid and the openid are
+// bound as additional data, so a value copied into another user's token
+// does not open.
 //
 // Values of the first format (no version prefix: AES-256-GCM with a
 // random 96-bit nonce, which NIST SP 800-38D limits to 2^32 values per
@@ -55,7 +56,7 @@ const (
 	// sealPrefix starts every value of the current format. A v1 value is
 	// plain base64url and never holds a dot.
 	sealPrefix = "v2."
-	// keyIDLen is the key id's length: 6 bytes of HMAC, base64url.
+	// keyIDLen is the key id's length: 6 bytes, base64url.
 	keyIDLen = 8
 	// sealVersionV1 and sealVersionV2 start the additional data of each
 	// format, so that one format can never open another's values.
@@ -96,7 +97,19 @@ func newSealKey(secret []byte) (*sealKey, error) {
 	if len(secret) != SecretSize {
 		return nil, fmt.Errorf("session-key secret is %d bytes; want %d", len(secret), SecretSize)
 	}
-	aead, err := chacha20poly1305.NewX(secret)
+	// Each use of the secret gets its own key, derived with HKDF-SHA256
+	// under its own label, so that no key serves two primitives. The v1
+	// AES key is the secret itself, as v1 values were sealed.
+	aeadKey, err := hkdf.Key(sha256.New, secret, nil, "wxlogin-sk-v2 XChaCha20-Poly1305 key", chacha20poly1305.KeySize)
+	if err != nil {
+		return nil, err
+	}
+	// The key id reveals nothing about the secret: it is HKDF output too.
+	id, err := hkdf.Key(sha256.New, secret, nil, "wxlogin-sk key id", 6)
+	if err != nil {
+		return nil, err
+	}
+	aead, err := chacha20poly1305.NewX(aeadKey)
 	if err != nil {
 		return nil, err
 	}
@@ -108,11 +121,7 @@ func newSealKey(secret []byte) (*sealKey, error) {
 	if err != nil {
 		return nil, err
 	}
-	// The key id is a MAC of a constant under the secret: it tells secrets
-	// apart and reveals nothing about them.
-	m := hmac.New(sha256.New, secret)
-	m.Write([]byte("wxlogin session-key secret id"))
-	return &sealKey{id: b64.EncodeToString(m.Sum(nil)[:6]), aead: aead, legacy: legacy}, nil
+	return &sealKey{id: b64.EncodeToString(id), aead: aead, legacy: legacy}, nil
 }
 
 // KeyID returns the key id of the current secret, as it appears in the

@@ -36,7 +36,7 @@ const goldenV1 = "4pzO6QzHYxjgbaD-ga8yVIhNfO4bLsIqk_M2I5dnXzBW8HFn-0pX_wcv75yaeS
 
 // goldenV2 is the same session_key sealed in the current format under the
 // same secret, for the same user: the format must not change unnoticed.
-const goldenV2 = "v2.kpE-Q06l.I4Ai7Pt1AXsoZ4TapE4g_87-3-df7vSBQ31g1WqE-kaTZL6wX8e3MRfBIW4n7y7tw8BYnee7A3UQVBJYkbNMTA"
+const goldenV2 = "v2.BHtgCwdt.fvgHhsMwGBiTsT8FtRU4WfH13lWtIhTL3OkXduio82wdXT7xhAAmR1LrQiJuGGarnZ7OsXKx37tcJoJHkDIEmw"
 
 func TestSealFormat(t *testing.T) {
 	s := newTestSealer(t, testSecret("wxlogin seal test secret 1"))
