@@ -9,6 +9,7 @@ import (
 	"encoding/json"
 	"io"
 	"log/slog"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -22,6 +23,17 @@ import (
 // deployment share WXLOGIN_ISSUER, so each verifies the others' tokens.
 func replica(t *testing.T, env map[string]string) *httptest.Server {
 	t.Helper()
+	srv := httptest.NewUnstartedServer(nil)
+	srv.Config.Handler = appFromEnv(t, env, srv.Listener.Addr()).handler
+	srv.Start()
+	t.Cleanup(srv.Close)
+	return srv
+}
+
+// appFromEnv builds the server from exactly env, as `wxlogin serve` reads
+// it, for the address addr.
+func appFromEnv(t *testing.T, env map[string]string, addr net.Addr) *app {
+	t.Helper()
 	clearEnv(t, env)
 	cfg, err := loadConfig()
 	if err != nil {
@@ -31,15 +43,11 @@ func replica(t *testing.T, env map[string]string) *httptest.Server {
 	if err != nil {
 		t.Fatal(err)
 	}
-	srv := httptest.NewUnstartedServer(nil)
-	a, err := newApp(cfg, set, slog.New(slog.DiscardHandler), srv.Listener.Addr())
+	a, err := newApp(cfg, set, slog.New(slog.DiscardHandler), addr)
 	if err != nil {
 		t.Fatal(err)
 	}
-	srv.Config.Handler = a.handler
-	srv.Start()
-	t.Cleanup(srv.Close)
-	return srv
+	return a
 }
 
 // call posts body (JSON of v, or none) with tok as bearer and returns the
