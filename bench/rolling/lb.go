@@ -15,6 +15,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"syscall"
@@ -29,6 +30,7 @@ type report struct {
 	Windows     []window // each replacement, from SIGTERM to the new replica ready
 	Tokens      int      // tokens held and checked at the end
 	Checks      int      // token checks made (two calls each)
+	Expired     int      // checks left out: the token had expired, or nearly
 	OldOnNew    int      // checks failed: a token issued before the checking replica started
 	NewOnOld    int      // checks failed: a token issued by a replica started after the checking one
 	Failures    []string // the first few, with their answer
@@ -62,7 +64,12 @@ func (r *replica) url() string  { return "http://127.0.0.1:" + strconv.Itoa(r.po
 type held struct {
 	tok, by string
 	issued  time.Time
+	expires time.Time
 }
+
+// tokenLeeway is how long after exp a token still verifies (the
+// Verifier's default leeway).
+const tokenLeeway = 30 * time.Second
 
 // lb is the load-balancer role's state.
 type lb struct {
@@ -94,6 +101,9 @@ func runLB(ctx context.Context, args []string, stdout io.Writer) error {
 		if strings.HasPrefix(kv, "WXLOGIN_") && !strings.HasPrefix(kv, "WXLOGIN_ADDR=") {
 			l.base = append(l.base, kv)
 		}
+	}
+	if p.Retire {
+		l.base = append(l.base, "WXLOGIN_TOKEN_TTL="+p.TTL.String())
 	}
 	l.base = append(l.base,
 		"WXLOGIN_SHUTDOWN_DELAY="+p.ShutdownDelay.String(),
@@ -209,7 +219,20 @@ func (l *lb) run(ctx context.Context, front string) error {
 	if hdr.KID != nextKID {
 		return errors.New(l.rep.Rotated)
 	}
-	return nil
+	if !l.p.Retire {
+		return nil
+	}
+	// One token lifetime after the last replica switched, no live token
+	// was signed or sealed with the old key and secret: retire them.
+	if err := l.sleep(ctx, l.p.TTL+tokenLeeway); err != nil {
+		return err
+	}
+	retired := with(l.base, map[string]string{
+		"WXLOGIN_SIGNING_KEY":        next["WXLOGIN_SIGNING_KEY"],
+		"WXLOGIN_SESSION_KEY_SECRET": next["WXLOGIN_SESSION_KEY_SECRET"],
+	})
+	retired = without(retired, "WXLOGIN_VERIFY_KEYS", "WXLOGIN_OLD_SESSION_KEY_SECRETS")
+	return l.rollout(ctx, "retire the old key and secret", retired)
 }
 
 // rollout replaces every replica in turn with one configured by env.
@@ -321,7 +344,11 @@ func (l *lb) sample(r *replica) error {
 		if err != nil {
 			return fmt.Errorf("direct login on %s: %w", r.name(), err)
 		}
-		l.tokens = append(l.tokens, held{tok: tok, by: r.name(), issued: time.Now()})
+		exp, err := expiry(tok)
+		if err != nil {
+			return err
+		}
+		l.tokens = append(l.tokens, held{tok: tok, by: r.name(), issued: time.Now(), expires: exp})
 	}
 	return nil
 }
@@ -351,8 +378,13 @@ func (l *lb) login(base string) (string, error) {
 // signature (GET /v1/session) and its sealed session_key (POST
 // /v1/session/check: it opens, and WeChat holds it as current).
 func (l *lb) checkTokens() {
+	l.client.CloseIdleConnections() // none to a replica that is gone
 	for _, r := range l.replicas {
 		for _, h := range l.tokens {
+			if time.Until(h.expires) < 5*time.Second {
+				l.rep.Expired++ // refused for that reason alone
+				continue
+			}
 			l.rep.Checks++
 			msg := l.check(r, h.tok)
 			if msg == "" {
@@ -444,6 +476,33 @@ func kidOf(publicKey string) (string, error) {
 		return "", fmt.Errorf("public key: %v", err)
 	}
 	return keys[0].KID, nil
+}
+
+// expiry reads a token's exp claim.
+func expiry(tok string) (time.Time, error) {
+	parts := strings.Split(tok, ".")
+	if len(parts) != 3 {
+		return time.Time{}, errors.New("token is not a JWS")
+	}
+	raw, err := base64.RawURLEncoding.DecodeString(parts[1])
+	var c struct {
+		Exp int64 `json:"exp"`
+	}
+	if err != nil || json.Unmarshal(raw, &c) != nil || c.Exp == 0 {
+		return time.Time{}, errors.New("token has no readable exp")
+	}
+	return time.Unix(c.Exp, 0), nil
+}
+
+// without returns env without the named variables.
+func without(env []string, names ...string) []string {
+	var out []string
+	for _, kv := range env {
+		if k, _, _ := strings.Cut(kv, "="); !slices.Contains(names, k) {
+			out = append(out, kv)
+		}
+	}
+	return out
 }
 
 func lookup(env []string, name string) string {

@@ -17,8 +17,8 @@
 //     docs/sealing.md), is rolled out the same way: first the next key
 //     and secret are published (they verify and open, they do not sign
 //     or seal), then they sign and seal while the old ones still verify
-//     and open. Retiring the old ones, one token lifetime later, is left
-//     to TestKeyRotation and TestSessionKeySecretRotation.
+//     and open; one token lifetime later (WXLOGIN_TOKEN_TTL=1m here),
+//     the old ones are retired (not in -short).
 //
 // Before each replica stops and after each new one starts, a few users log
 // in on it directly; after every replacement every token held so far is
@@ -30,7 +30,7 @@
 // nginx passed to a second replica; and tokens that failed a check (goal
 // 0). It exits 1 when a login failed or a token did not check out.
 //
-//	bench/rolling/run.sh                 # the full run, about 90 s
+//	bench/rolling/run.sh                 # the full run, about 3.5 minutes
 //	bench/rolling/run.sh -short          # what .ci/run runs
 package main
 
@@ -77,6 +77,11 @@ type plan struct {
 	ShutdownDelay time.Duration // WXLOGIN_SHUTDOWN_DELAY of every replica
 	Settle        time.Duration // steady load before the first replacement, and between replacements
 	Sample        int           // direct logins per replica before it stops and after it starts
+	// Retire, when set, finishes the rotation: one token lifetime (TTL)
+	// plus the verifiers' leeway after the switch, the old key and
+	// secret are dropped in a third rollout.
+	Retire bool
+	TTL    time.Duration
 }
 
 func runDriver(ctx context.Context, args []string, stdout, stderr io.Writer) error {
@@ -90,6 +95,7 @@ func runDriver(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	settle := fs.Duration("settle", 3*time.Second, "steady load before the first replacement and between replacements")
 	sample := fs.Int("sample", 5, "direct logins per replica before it stops and after it starts")
 	keep := fs.Bool("keep", false, "keep the run's directory (nginx's access log, every replica's log)")
+	retire := fs.Bool("retire", true, "finish the rotation: retire the old key and secret one token lifetime (WXLOGIN_TOKEN_TTL=1m here) after the switch")
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			return nil
@@ -100,7 +106,7 @@ func runDriver(ctx context.Context, args []string, stdout, stderr io.Writer) err
 		return errors.New("-load-tool is required (bench/rolling/run.sh sets it)")
 	}
 	if *short {
-		*rate, *workers, *delay, *settle, *sample = 200, 16, time.Second, 1500*time.Millisecond, 3
+		*rate, *workers, *delay, *settle, *sample, *retire = 200, 16, time.Second, 1500*time.Millisecond, 3, false
 	}
 	if _, err := exec.LookPath("nginx"); err != nil {
 		return errors.New("nginx not found: apt-get install nginx (bench/rolling/run.sh does)")
@@ -128,6 +134,7 @@ func runDriver(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	p := plan{
 		Wxlogin: filepath.Join(dir, "wxlogin"), Dir: dir, Replicas: 3,
 		ShutdownDelay: *delay, Settle: *settle, Sample: *sample,
+		Retire: *retire, TTL: time.Minute, // the shortest WXLOGIN_TOKEN_TTL allowed
 	}
 	pj, _ := json.Marshal(p)
 	// The load time covers the plan: 3 rollouts of Replicas replacements,
@@ -135,6 +142,9 @@ func runDriver(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	steps := 3 * p.Replicas
 	perStep := p.ShutdownDelay + p.Settle + 2*time.Second
 	loadFor := p.Settle + time.Duration(steps)*perStep + 10*time.Second
+	if p.Retire {
+		loadFor += p.TTL + tokenLeeway + time.Duration(p.Replicas)*perStep
+	}
 
 	fmt.Fprintf(stdout, "rolling: %d replicas behind nginx, %.0f logins/s from %d workers for %s; shutdown delay %s\n",
 		p.Replicas, *rate, *workers, loadFor.Round(time.Second), p.ShutdownDelay)

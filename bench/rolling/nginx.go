@@ -210,7 +210,7 @@ func summarize(w io.Writer, rep *report, lines []logLine) bool {
 		len(during), quantile(during, 0.5), quantile(during, 0.99), quantile(during, 1))
 	fmt.Fprintf(w, "login latency at nginx otherwise:           %d logins, p50 %s, p99 %s, max %s\n",
 		len(outside), quantile(outside, 0.5), quantile(outside, 0.99), quantile(outside, 1))
-	fmt.Fprintf(w, "tokens issued directly on replicas: %d; checks on every running replica after each replacement: %d\n", rep.Tokens, rep.Checks)
+	fmt.Fprintf(w, "tokens issued directly on replicas: %d; checks on every running replica after each replacement: %d (left out, the token expired: %d)\n", rep.Tokens, rep.Checks, rep.Expired)
 	fmt.Fprintf(w, "tokens failing on replicas started after them: %d (goal 0); on replicas started before them: %d (goal 0)\n", rep.OldOnNew, rep.NewOnOld)
 	if rep.Rotated != "" {
 		fmt.Fprintln(w, rep.Rotated)
