@@ -73,10 +73,15 @@ type Config struct {
 	VerifyKeys Secret `envconfig:"VERIFY_KEYS" desc:"PEM public keys still published for verification after a rotation"`
 	// VerifyKeysFile names a file holding VerifyKeys.
 	VerifyKeysFile string `envconfig:"VERIFY_KEYS_FILE" desc:"file holding WXLOGIN_VERIFY_KEYS"`
-	// SessionKeySecret is base64 of the 32-byte AES-256-GCM key for sk.
-	SessionKeySecret Secret `envconfig:"SESSION_KEY_SECRET" desc:"base64 of 32 random bytes: AES-256-GCM key for the sk claim; dev mode: generated (required outside dev mode)"`
+	// SessionKeySecret is base64 of the 32-byte secret that seals sk.
+	SessionKeySecret Secret `envconfig:"SESSION_KEY_SECRET" desc:"base64 of 32 random bytes: the key that seals the sk claim; dev mode: generated (required outside dev mode)"`
 	// SessionKeySecretFile names a file holding SessionKeySecret.
 	SessionKeySecretFile string `envconfig:"SESSION_KEY_SECRET_FILE" desc:"file holding WXLOGIN_SESSION_KEY_SECRET"`
+	// OldSessionKeySecrets are secrets replaced by a rotation: they still
+	// open sk values, and never seal.
+	OldSessionKeySecrets Secret `envconfig:"OLD_SESSION_KEY_SECRETS" desc:"comma-separated base64 secrets that still open sk values sealed before a rotation, never used to seal"`
+	// OldSessionKeySecretsFile names a file holding OldSessionKeySecrets.
+	OldSessionKeySecretsFile string `envconfig:"OLD_SESSION_KEY_SECRETS_FILE" desc:"file holding WXLOGIN_OLD_SESSION_KEY_SECRETS"`
 	// WeChatTimeout is the deadline of one WeChat API call.
 	WeChatTimeout time.Duration `envconfig:"WECHAT_TIMEOUT" default:"5s" desc:"deadline for one WeChat API call, 100ms to 60s"`
 	// RateLimit is logins per minute per client IP; 0 turns it off.
@@ -134,6 +139,7 @@ func loadConfig() (*Config, error) {
 		{"SIGNING_KEY", c.SigningKeyFile, &c.SigningKey},
 		{"VERIFY_KEYS", c.VerifyKeysFile, &c.VerifyKeys},
 		{"SESSION_KEY_SECRET", c.SessionKeySecretFile, &c.SessionKeySecret},
+		{"OLD_SESSION_KEY_SECRETS", c.OldSessionKeySecretsFile, &c.OldSessionKeySecrets},
 	} {
 		if f.file == "" {
 			continue
@@ -262,6 +268,9 @@ func (c *Config) Validate() error {
 			bad("SESSION_KEY_SECRET", "%v", err)
 		}
 	}
+	if _, err := c.oldSealSecrets(); err != nil {
+		bad("OLD_SESSION_KEY_SECRETS", "%v", err)
+	}
 	if _, err := c.trustedProxies(); err != nil {
 		bad("TRUSTED_PROXIES", "%v", err)
 	}
@@ -302,6 +311,27 @@ func (c *Config) sealSecret() ([]byte, error) {
 		return nil, fmt.Errorf("decodes to %d bytes; want %d (run `wxlogin keygen`)", len(b), token.SecretSize)
 	}
 	return b, nil
+}
+
+// oldSealSecrets are the secrets of WXLOGIN_OLD_SESSION_KEY_SECRETS,
+// checked like the current one; the position, never the value, names the
+// one at fault. Empty entries (a trailing comma) are skipped.
+func (c *Config) oldSealSecrets() ([][]byte, error) {
+	var secrets [][]byte
+	for i, v := range strings.Split(string(c.OldSessionKeySecrets), ",") {
+		if strings.TrimSpace(v) == "" {
+			continue
+		}
+		b, err := decodeBase64(v)
+		switch {
+		case err != nil:
+			return nil, fmt.Errorf("secret %d is not valid base64", i+1)
+		case len(b) != token.SecretSize:
+			return nil, fmt.Errorf("secret %d decodes to %d bytes; want %d", i+1, len(b), token.SecretSize)
+		}
+		secrets = append(secrets, b)
+	}
+	return secrets, nil
 }
 
 func (c *Config) trustedProxies() ([]netip.Prefix, error) {

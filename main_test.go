@@ -128,6 +128,8 @@ func TestConfigBadValues(t *testing.T) {
 		{"P-384 key", "WXLOGIN_SIGNING_KEY", p384PEM, "WXLOGIN_SIGNING_KEY: ECDSA key is not on curve P-256"},
 		{"short secret", "WXLOGIN_SESSION_KEY_SECRET", "c2hvcnQtc2VjcmV0", "WXLOGIN_SESSION_KEY_SECRET: decodes to 12 bytes; want 32"},
 		{"secret not base64", "WXLOGIN_SESSION_KEY_SECRET", "not base64 at all!", "WXLOGIN_SESSION_KEY_SECRET: is not valid base64"},
+		{"short old secret", "WXLOGIN_OLD_SESSION_KEY_SECRETS", "c2hvcnQtc2VjcmV0", "WXLOGIN_OLD_SESSION_KEY_SECRETS: secret 1 decodes to 12 bytes; want 32"},
+		{"second old secret not base64", "WXLOGIN_OLD_SESSION_KEY_SECRETS", "q83vEjRWeJq83vEjRWeJq83vEjRWeJq83vEjRWeJq80=,not base64 at all!", "WXLOGIN_OLD_SESSION_KEY_SECRETS: secret 2 is not valid base64"},
 		{"verify key not PEM", "WXLOGIN_VERIFY_KEYS", "junk", "WXLOGIN_VERIFY_KEYS: no PEM public key found"},
 		{"issuer not URL", "WXLOGIN_ISSUER", "login.example.com", "WXLOGIN_ISSUER: must be an absolute http(s) URL"},
 		{"ttl too long", "WXLOGIN_TOKEN_TTL", "720h", "WXLOGIN_TOKEN_TTL: 720h0m0s is out of range"},
@@ -175,7 +177,11 @@ func TestConfigUnparsableTTL(t *testing.T) {
 func TestConfigFileForms(t *testing.T) {
 	dir := t.TempDir()
 	env := prodEnv(t, "https://api.weixin.qq.com")
-	for _, name := range []string{"SECRET", "SIGNING_KEY", "SESSION_KEY_SECRET"} {
+	// Two old secrets, a line each after their commas, as a file is easily
+	// edited, are read from WXLOGIN_OLD_SESSION_KEY_SECRETS_FILE too.
+	old1, old2 := keygen(t)["WXLOGIN_SESSION_KEY_SECRET"], keygen(t)["WXLOGIN_SESSION_KEY_SECRET"]
+	env["WXLOGIN_OLD_SESSION_KEY_SECRETS"] = old1 + ",\n" + old2 + ",\n"
+	for _, name := range []string{"SECRET", "SIGNING_KEY", "SESSION_KEY_SECRET", "OLD_SESSION_KEY_SECRETS"} {
 		path := filepath.Join(dir, name)
 		// Files hold real newlines, and often a trailing one.
 		value := strings.ReplaceAll(env["WXLOGIN_"+name], `\n`, "\n") + "\n"
@@ -195,6 +201,9 @@ func TestConfigFileForms(t *testing.T) {
 	}
 	if err := cfg.Validate(); err != nil {
 		t.Fatalf("config from _FILE forms: %v", err)
+	}
+	if old, _ := cfg.oldSealSecrets(); len(old) != 2 {
+		t.Errorf("WXLOGIN_OLD_SESSION_KEY_SECRETS_FILE gave %d old secrets; want 2", len(old))
 	}
 
 	// Both forms at once, and a missing file, are errors naming the variable.

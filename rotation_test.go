@@ -100,15 +100,7 @@ func (d *deployment) deploy(t *testing.T, env map[string]string) {
 	for k, v := range env {
 		vars[k] = v
 	}
-	clearEnv(t, vars)
-	cfg, err := configure(false)
-	if err != nil {
-		t.Fatal(err)
-	}
-	a, err := newApp(cfg, slog.New(slog.DiscardHandler), d.Listener.Addr())
-	if err != nil {
-		t.Fatal(err)
-	}
+	a := appFromEnv(t, vars, d.Listener.Addr())
 	d.current.Store(&a.handler)
 }
 

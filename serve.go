@@ -218,7 +218,11 @@ func newApp(cfg *Config, logger *slog.Logger, addr net.Addr) (*app, error) {
 		return nil, err
 	}
 
-	sealer, err := token.NewSealer(sealSecret)
+	oldSecrets, err := cfg.oldSealSecrets()
+	if err != nil {
+		return nil, err
+	}
+	sealer, err := token.NewSealer(sealSecret, oldSecrets...)
 	if err != nil {
 		return nil, err
 	}

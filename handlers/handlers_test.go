@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
+	"net/http/httptrace"
 	"strings"
 	"testing"
 	"time"
@@ -440,6 +441,40 @@ func TestHealthAndReadiness(t *testing.T) {
 	}
 	if status, _, _ := ts.do(t, "GET", "/healthz", "", ""); status != 200 {
 		t.Errorf("/healthz while draining = %d, want 200", status)
+	}
+}
+
+// While draining, every answer closes its connection, so that proxies
+// stop reusing connections the shutdown is about to close; before, they
+// are kept alive.
+func TestDrainClosesConnections(t *testing.T) {
+	ts := newTestServer(t, testOptions{})
+	var conns []string
+	trace := &httptrace.ClientTrace{GotConn: func(i httptrace.GotConnInfo) { conns = append(conns, i.Conn.LocalAddr().String()) }}
+	get := func() *http.Response {
+		t.Helper()
+		req, _ := http.NewRequestWithContext(httptrace.WithClientTrace(context.Background(), trace), "GET", ts.URL+"/healthz", nil)
+		resp, err := ts.Client().Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		io.Copy(io.Discard, resp.Body)
+		resp.Body.Close()
+		return resp
+	}
+	for range 2 {
+		if resp := get(); resp.Close {
+			t.Fatal("answer before draining closes the connection")
+		}
+	}
+	ts.ready.Drain()
+	for range 2 {
+		if resp := get(); !resp.Close || resp.StatusCode != 200 {
+			t.Errorf("while draining: status %d, Connection: close %v; want 200 and close", resp.StatusCode, resp.Close)
+		}
+	}
+	if len(conns) != 4 || conns[0] != conns[1] || conns[1] != conns[2] || conns[2] == conns[3] {
+		t.Errorf("connections used %v; want one kept alive until the first answer while draining, then a new one", conns)
 	}
 }
 

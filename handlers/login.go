@@ -36,7 +36,7 @@ func (s *server) handleLogin() http.HandlerFunc {
 		}
 		// A resend is answered from memory only to the same client (see
 		// wechat.CodeDedup): the same bucket as the rate limit.
-		client, _ := clientIPKey(r)
+		client, _ := rateLimitKey(r)
 		sess, err := s.WeChat.Code2Session(wechat.WithCaller(r.Context(), client), req.Code)
 		if err != nil {
 			s.writeError(w, r, err)

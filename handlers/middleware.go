@@ -59,7 +59,7 @@ func (s *server) logRequests(next http.Handler) http.Handler {
 				slog.Int("status", status),
 				slog.Float64("duration_ms", float64(took.Microseconds())/1000),
 				slog.String("outcome", info.outcome()),
-				slog.String("client_ip", middleware.GetClientIP(ctx)),
+				slog.String("client_ip", clientIPOf(ctx)),
 			)
 		}
 		s.Metrics.Request(route, status, took)
@@ -116,6 +116,21 @@ func (s *server) recoverPanics(next http.Handler) http.Handler {
 				"panic", fmt.Sprint(rec), "stack", string(debug.Stack()))
 			s.writeError(w, r, errorf(CodeInternal, "internal error"))
 		}()
+		next.ServeHTTP(w, r)
+	})
+}
+
+// closeWhenDraining answers with Connection: close once the server drains,
+// so that a proxy holding keep-alive connections to it (nginx, Envoy)
+// retires each one after its next answer, while the server still serves.
+// Left idle in the proxy's pool, a connection is closed by the shutdown
+// just as the proxy may send a request on it, and a proxy does not resend
+// a POST it has sent: the login would fail with 502.
+func (s *server) closeWhenDraining(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if !s.Readiness.Ready() {
+			w.Header().Set("Connection", "close")
+		}
 		next.ServeHTTP(w, r)
 	})
 }

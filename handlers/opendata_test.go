@@ -410,9 +410,11 @@ func TestDecryptTamperedSessionKey(t *testing.T) {
 	payload, _ := base64.RawURLEncoding.DecodeString(parts[1])
 	var claims map[string]any
 	json.Unmarshal(payload, &claims)
-	skb, _ := base64.RawURLEncoding.DecodeString(claims["sk"].(string))
+	sk := claims["sk"].(string)
+	dot := strings.LastIndexByte(sk, '.') // v2.<key id>.<payload>
+	skb, _ := base64.RawURLEncoding.DecodeString(sk[dot+1:])
 	skb[len(skb)-1] ^= 1
-	claims["sk"] = base64.RawURLEncoding.EncodeToString(skb)
+	claims["sk"] = sk[:dot+1] + base64.RawURLEncoding.EncodeToString(skb)
 	payload, _ = json.Marshal(claims)
 	altered := parts[0] + "." + base64.RawURLEncoding.EncodeToString(payload) + "." + parts[2]
 

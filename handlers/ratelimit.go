@@ -1,28 +1,91 @@
 package handlers
 
 import (
+	"context"
 	"net"
 	"net/http"
 	"net/netip"
+	"strings"
 	"time"
 
-	"github.com/go-chi/chi/v5/middleware"
 	"github.com/go-chi/httprate"
 )
 
 // clientIP puts the client's IP in the request context (read it with
-// middleware.GetClientIP): the peer address, or, when the peer is one of
+// clientIPOf): the peer address, or, when the peer is one of
 // TrustedProxies, the rightmost untrusted address of X-Forwarded-For.
-// chi's RealIP is not used: it believes any client's headers.
+// When every address in it is trusted (a client inside the trusted
+// network, such as a load test through nginx on loopback) it is the
+// leftmost one, as nginx's real_ip_recursive and chi's RealIP take it; a
+// trusted peer that sends no X-Forwarded-For is the client itself. An
+// entry that does not parse leaves the client unknown (fail closed).
+// chi's ClientIPFromXFF does the rest alike but leaves the all-trusted
+// case unknown, and its RealIP believes any client's headers.
 func (s *server) clientIP() func(http.Handler) http.Handler {
-	if len(s.TrustedProxies) == 0 {
-		return middleware.ClientIPFromRemoteAddr
+	return func(next http.Handler) http.Handler {
+		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			if ip := findClientIP(r, s.TrustedProxies); ip.IsValid() {
+				r = r.WithContext(context.WithValue(r.Context(), clientIPKey{}, ip))
+			}
+			next.ServeHTTP(w, r)
+		})
 	}
-	cidrs := make([]string, len(s.TrustedProxies))
-	for i, p := range s.TrustedProxies {
-		cidrs[i] = p.String()
+}
+
+type clientIPKey struct{}
+
+// clientIPOf returns the client IP clientIP found, or "".
+func clientIPOf(ctx context.Context) string {
+	if ip, ok := ctx.Value(clientIPKey{}).(netip.Addr); ok {
+		return ip.String()
 	}
-	return middleware.ClientIPFromXFF(cidrs...)
+	return ""
+}
+
+func findClientIP(r *http.Request, trusted []netip.Prefix) netip.Addr {
+	host, _, err := net.SplitHostPort(r.RemoteAddr)
+	if err != nil {
+		host = r.RemoteAddr
+	}
+	peer, err := netip.ParseAddr(host)
+	if err != nil {
+		return netip.Addr{}
+	}
+	peer = peer.Unmap()
+	isTrusted := func(ip netip.Addr) bool {
+		for _, p := range trusted {
+			if p.Contains(ip) {
+				return true
+			}
+		}
+		return false
+	}
+	if !isTrusted(peer.WithZone("")) {
+		return peer
+	}
+	// Several X-Forwarded-For headers are one list, in order.
+	var hops []string
+	for _, h := range r.Header.Values("X-Forwarded-For") {
+		for _, v := range strings.Split(h, ",") {
+			if v = strings.TrimSpace(v); v != "" {
+				hops = append(hops, v)
+			}
+		}
+	}
+	client := peer
+	for i := len(hops) - 1; i >= 0; i-- {
+		ip, err := netip.ParseAddr(hops[i])
+		if err != nil {
+			return netip.Addr{}
+		}
+		// Folded and unzoned, so that no other spelling of a trusted
+		// address passes as untrusted, or the reverse.
+		client = ip.Unmap().WithZone("")
+		if !isTrusted(client) {
+			break
+		}
+	}
+	return client
 }
 
 // fromTrustedProxy reports whether r's peer is one of TrustedProxies,
@@ -48,7 +111,7 @@ const limitWindow = time.Minute
 // rest 429 rate_limited through the one error writer. With RateLimit 0
 // it lets everything through.
 func (s *server) limitLogins() func(http.Handler) http.Handler {
-	l := s.newLimiter(s.RateLimit, "too many logins from this address; retry later", httprate.WithKeyFuncs(clientIPKey))
+	l := s.newLimiter(s.RateLimit, "too many logins from this address; retry later", httprate.WithKeyFuncs(rateLimitKey))
 	if l == nil {
 		return func(next http.Handler) http.Handler { return next }
 	}
@@ -73,13 +136,13 @@ func (s *server) newLimiter(limit int, detail string, opts ...httprate.Option) *
 	)...)
 }
 
-// clientIPKey is the rate-limit bucket of a request: its client IP, with
+// rateLimitKey is the rate-limit bucket of a request: its client IP, with
 // IPv6 addresses reduced to their /64 (one subscriber's usual block). A
-// trusted proxy that sends no usable X-Forwarded-For is limited by its own
+// trusted proxy whose X-Forwarded-For does not parse is limited by its own
 // address, so a broken chain shares one bucket rather than escaping the
 // limit.
-func clientIPKey(r *http.Request) (string, error) {
-	ip := middleware.GetClientIP(r.Context())
+func rateLimitKey(r *http.Request) (string, error) {
+	ip := clientIPOf(r.Context())
 	if ip == "" {
 		ip = r.RemoteAddr
 		if host, _, err := net.SplitHostPort(r.RemoteAddr); err == nil {

@@ -2,6 +2,7 @@ package handlers_test
 
 import (
 	"encoding/json"
+	"net/http"
 	"net/netip"
 	"strings"
 	"testing"
@@ -128,5 +129,62 @@ func TestRateLimitZeroIsOff(t *testing.T) {
 func TestRateLimitNegativeIsRefused(t *testing.T) {
 	if _, err := handlers.New(handlers.Deps{RateLimit: -1}); err == nil {
 		t.Error("handlers.New accepted a negative rate limit")
+	}
+}
+
+// TestClientIPInLog checks the client_ip of the request log for each
+// shape of X-Forwarded-For a trusted proxy (the test client, on
+// 127.0.0.1) or a client may send.
+func TestClientIPInLog(t *testing.T) {
+	ts := limited(t, 0, "127.0.0.0/8", "10.0.0.0/8")
+	direct := limited(t, 0)
+	for i, tc := range []struct {
+		name   string
+		ts     *testServer
+		xff    []string // one header each
+		wantIP string
+	}{
+		// nginx on loopback in front of a client on loopback: every hop
+		// is trusted, so the leftmost is the client.
+		{"every hop trusted", ts, []string{"127.0.0.1"}, "127.0.0.1"},
+		{"every hop trusted, two proxies", ts, []string{"10.1.2.3, 127.0.0.5"}, "10.1.2.3"},
+		{"client behind two proxies", ts, []string{"203.0.113.9, 10.0.0.7"}, "203.0.113.9"},
+		{"forged left of the client", ts, []string{"198.51.100.1, 203.0.113.7, 10.0.0.7"}, "203.0.113.7"},
+		{"trusted forged left of the client", ts, []string{"10.9.9.9, 203.0.113.7"}, "203.0.113.7"},
+		{"two headers are one list", ts, []string{"203.0.113.1", "127.0.0.2"}, "203.0.113.1"},
+		{"v4-mapped client", ts, []string{"::ffff:203.0.113.4"}, "203.0.113.4"},
+		{"v4-mapped trusted hop", ts, []string{"203.0.113.5, ::ffff:10.0.0.1"}, "203.0.113.5"},
+		{"no header: the peer", ts, nil, "127.0.0.1"},
+		{"garbage: fail closed", ts, []string{"203.0.113.6, nonsense, 10.0.0.1"}, ""},
+		{"untrusted peer: header ignored", direct, []string{"203.0.113.1"}, "127.0.0.1"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			id := "client-ip-case-" + string(rune('a'+i))
+			req, _ := http.NewRequest(http.MethodGet, tc.ts.URL+"/healthz", nil)
+			req.Header.Set("X-Request-Id", id)
+			for _, v := range tc.xff {
+				req.Header.Add("X-Forwarded-For", v)
+			}
+			resp, err := tc.ts.Client().Do(req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			resp.Body.Close()
+			logs := tc.ts.logs.waitFor(t, `"request_id":"`+id+`"`)
+			for _, line := range strings.Split(logs, "\n") {
+				var l struct {
+					RequestID string  `json:"request_id"`
+					ClientIP  *string `json:"client_ip"`
+				}
+				if json.Unmarshal([]byte(line), &l) != nil || l.RequestID != id {
+					continue
+				}
+				if l.ClientIP == nil || *l.ClientIP != tc.wantIP {
+					t.Errorf("X-Forwarded-For %q: client_ip %v; want %q", tc.xff, l.ClientIP, tc.wantIP)
+				}
+				return
+			}
+			t.Fatalf("no request log line with request_id %s:\n%s", id, logs)
+		})
 	}
 }

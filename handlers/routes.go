@@ -9,7 +9,7 @@ import (
 // routes is the one table of every route wxlogin serves.
 func (s *server) routes() http.Handler {
 	r := chi.NewRouter()
-	r.Use(s.clientIP(), s.logRequests, s.recoverPanics)
+	r.Use(s.clientIP(), s.logRequests, s.recoverPanics, s.closeWhenDraining)
 	r.NotFound(s.notFound)
 	r.MethodNotAllowed(s.methodNotAllowed)
 

@@ -31,7 +31,7 @@ func (s *server) limitUsers() func(http.Handler) http.Handler {
 	return func(next http.Handler) http.Handler {
 		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 			if byIP != nil {
-				ip, _ := clientIPKey(r)
+				ip, _ := rateLimitKey(r)
 				if byIP.RespondOnLimit(w, r, ip) {
 					return
 				}

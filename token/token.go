@@ -1,6 +1,6 @@
 // Package token issues and verifies wxlogin's login tokens: short-lived
 // JWS-signed JWTs (ES256 or EdDSA) whose sk claim carries the user's
-// WeChat session_key sealed with AES-256-GCM.
+// WeChat session_key sealed with XChaCha20-Poly1305 (see Sealer).
 //
 // Downstream services need only the Verifier and Middleware. A Verifier
 // checks a token offline against wxlogin's public keys, given as PEM or
