@@ -412,9 +412,16 @@ func TestAppsSameCodeTwoApps(t *testing.T) {
 		var mu sync.Mutex
 		for _, appid := range []string{shopID, gameID, shopID, gameID} {
 			wg.Go(func() {
-				status, ans := send(t, "POST", base+"/v1/login", "", map[string]string{"code": code, "appid": appid})
-				if status != 200 {
-					t.Errorf("%s: %d %v", appid, status, ans)
+				// Not send: t.Fatal must not be called from this goroutine.
+				resp, err := http.Post(base+"/v1/login", "application/json", strings.NewReader(`{"code":"`+code+`","appid":"`+appid+`"}`))
+				if err != nil {
+					t.Error(err)
+					return
+				}
+				defer resp.Body.Close()
+				var ans map[string]any
+				if err := json.NewDecoder(resp.Body).Decode(&ans); err != nil || resp.StatusCode != 200 {
+					t.Errorf("%s: %d %v %v", appid, resp.StatusCode, ans, err)
 					return
 				}
 				mu.Lock()
