@@ -25,12 +25,7 @@ var errNoUserAPI = errorf(CodeInternal, "this server is not configured to call W
 // user's phone number, with the access token of the bearer token's app.
 func (s *server) handlePhone() http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
-		c, err := s.bearer(r)
-		if err != nil {
-			s.writeError(w, r, err)
-			return
-		}
-		app, err := s.appOf(r.Context(), c)
+		_, app, err := s.bearerApp(r)
 		if err != nil {
 			s.writeError(w, r, err)
 			return
