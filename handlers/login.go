@@ -11,7 +11,8 @@ import (
 const maxCodeLen = 256
 
 type loginRequest struct {
-	Code string `json:"code"`
+	Code  string  `json:"code"`
+	AppID *string `json:"appid"` // nil when absent (or null)
 }
 
 type loginResponse struct {
@@ -22,11 +23,17 @@ type loginResponse struct {
 	UnionID   string `json:"unionid,omitempty"`
 }
 
-// handleLogin exchanges a wx.login code for a signed token.
+// handleLogin exchanges a wx.login code of the app the request names for
+// a token of that app.
 func (s *server) handleLogin() http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
 		var req loginRequest
 		if err := decodeJSON(w, r, &req, false); err != nil {
+			s.writeError(w, r, err)
+			return
+		}
+		app, err := s.loginApp(r.Context(), req.AppID)
+		if err != nil {
 			s.writeError(w, r, err)
 			return
 		}
@@ -37,12 +44,12 @@ func (s *server) handleLogin() http.HandlerFunc {
 		// A resend is answered from memory only to the same client (see
 		// wechat.CodeDedup): the same bucket as the rate limit.
 		client, _ := rateLimitKey(r)
-		sess, err := s.WeChat.Code2Session(wechat.WithCaller(r.Context(), client), req.Code)
+		sess, err := app.WeChat.Code2Session(wechat.WithCaller(r.Context(), client), req.Code)
 		if err != nil {
 			s.writeError(w, r, err)
 			return
 		}
-		issued, err := s.Tokens.Issue(sess.OpenID, sess.UnionID, sess.SessionKey)
+		issued, err := app.Tokens.Issue(sess.OpenID, sess.UnionID, sess.SessionKey)
 		if err != nil {
 			s.writeError(w, r, err)
 			return
@@ -51,7 +58,7 @@ func (s *server) handleLogin() http.HandlerFunc {
 		writeJSON(w, loginResponse{
 			Token:     issued.Token,
 			TokenType: "Bearer",
-			ExpiresIn: int64(s.Tokens.TTL().Seconds()),
+			ExpiresIn: int64(app.Tokens.TTL().Seconds()),
 			OpenID:    sess.OpenID,
 			UnionID:   sess.UnionID,
 		})

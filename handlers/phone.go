@@ -18,10 +18,11 @@ type phoneResponse struct {
 }
 
 // handlePhone exchanges the code of a getPhoneNumber button for the
-// user's phone number.
+// user's phone number, with the access token of the bearer token's app.
 func (s *server) handlePhone() http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
-		if _, err := s.bearer(r); err != nil {
+		_, app, err := s.bearerApp(r)
+		if err != nil {
 			s.writeError(w, r, err)
 			return
 		}
@@ -34,7 +35,7 @@ func (s *server) handlePhone() http.HandlerFunc {
 			s.writeError(w, r, err)
 			return
 		}
-		p, err := s.UserAPI.GetPhoneNumber(r.Context(), req.Code)
+		p, err := app.UserAPI.GetPhoneNumber(r.Context(), req.Code)
 		if errors.Is(err, wechat.ErrInvalidCode) {
 			err = &Error{Code: CodeInvalidCode, Err: err,
 				Detail: "WeChat says the phone-number code is invalid, expired (it lives 5 minutes) or already used; ask the user to tap the phone-number button again"}

@@ -30,6 +30,9 @@ type Exchanger interface {
 
 // CodeDedupConfig configures a CodeDedup.
 type CodeDedupConfig struct {
+	// AppID is the app whose codes the wrapped Exchanger exchanges; with
+	// ForApp, other apps share the cache (see CodeDedup).
+	AppID string
 	// Window is how long a successful answer for a code is given again to
 	// a request that resends the code. Zero or less turns deduplication
 	// off: every request makes its own WeChat call.
@@ -58,10 +61,21 @@ type CodeDedupConfig struct {
 // to WeChat, which refuses it, exactly as without the cache. Calls
 // without a caller count as one anonymous caller.
 //
-// Only a SHA-256 of each caller and code is kept, never the code, and of
-// the answer only the Session. Memory is bounded by MaxEntries.
+// Only a SHA-256 of each app, caller and code is kept, never the code,
+// and of the answer only the Session. Memory is bounded by MaxEntries.
+//
+// A server of several apps shares one cache (one bound) among them: ForApp
+// wraps another app's Exchanger. An answer is shared or replayed only for
+// the same app and code, never across apps: a code is one app's, and the
+// same string sent to another app is that app's to exchange.
 type CodeDedup struct {
-	next        Exchanger
+	app  string
+	next Exchanger
+	*dedupCache
+}
+
+// dedupCache is what the CodeDedups of every app share.
+type dedupCache struct {
 	window      time.Duration
 	max         int
 	now         func() time.Time
@@ -82,24 +96,45 @@ type dedupEntry struct {
 
 // NewCodeDedup wraps next as cfg says.
 func NewCodeDedup(next Exchanger, cfg CodeDedupConfig) *CodeDedup {
-	d := &CodeDedup{
-		next:        next,
+	c := &dedupCache{
 		window:      cfg.Window,
 		max:         cfg.MaxEntries,
 		now:         cfg.Now,
 		onDuplicate: cfg.OnDuplicate,
 		recent:      make(map[[sha256.Size]byte]*list.Element),
 	}
-	if d.max <= 0 {
-		d.max = DefaultCodeDedupEntries
+	if c.max <= 0 {
+		c.max = DefaultCodeDedupEntries
 	}
-	if d.now == nil {
-		d.now = time.Now
+	if c.now == nil {
+		c.now = time.Now
 	}
-	if d.onDuplicate == nil {
-		d.onDuplicate = func(string) {}
+	if c.onDuplicate == nil {
+		c.onDuplicate = func(string) {}
 	}
-	return d
+	return &CodeDedup{app: cfg.AppID, next: next, dedupCache: c}
+}
+
+// ForApp wraps next, the code exchange of the app appid, with the same
+// cache, window and bound as d.
+func (d *CodeDedup) ForApp(appid string, next Exchanger) *CodeDedup {
+	return &CodeDedup{app: appid, next: next, dedupCache: d.dedupCache}
+}
+
+// key names the answer for code sent by caller to d's app: the app, the
+// caller and the code, so that the same code sent to two apps, or by two
+// clients, never meets.
+func (d *CodeDedup) key(caller, code string) [sha256.Size]byte {
+	var buf [400]byte // an AppID, a caller and a login code fit: no allocation
+	b := append(buf[:0], d.app...)
+	b = append(b, 0) // an AppID holds no NUL: "a"+"bc" and "ab"+"c" differ
+	// The caller is length-prefixed, so that no two pairs of caller and
+	// code run together into the same input.
+	b = strconv.AppendInt(b, int64(len(caller)), 10)
+	b = append(b, ':')
+	b = append(b, caller...)
+	b = append(b, code...)
+	return sha256.Sum256(b)
 }
 
 // Code2Session answers from a recent or in-flight exchange of the same
@@ -118,7 +153,7 @@ func (d *CodeDedup) Code2Session(ctx context.Context, code string) (Session, err
 	if d.window <= 0 {
 		return d.next.Code2Session(ctx, code)
 	}
-	key := dedupKey(callerOf(ctx), code)
+	key := d.key(callerOf(ctx), code)
 	if sess, ok := d.lookup(key); ok {
 		d.onDuplicate("replayed")
 		return sess, nil
@@ -178,17 +213,6 @@ func WithCaller(ctx context.Context, caller string) context.Context {
 func callerOf(ctx context.Context) string {
 	c, _ := ctx.Value(callerKey{}).(string)
 	return c
-}
-
-// dedupKey is the key of code sent by caller: one hash of both, length
-// prefixed so that no two pairs run together into the same input.
-func dedupKey(caller, code string) [sha256.Size]byte {
-	h := sha256.New()
-	h.Write([]byte(strconv.Itoa(len(caller)) + ":" + caller))
-	h.Write([]byte(code))
-	var key [sha256.Size]byte
-	h.Sum(key[:0])
-	return key
 }
 
 func (d *CodeDedup) lookup(key [sha256.Size]byte) (Session, bool) {
