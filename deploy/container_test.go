@@ -109,6 +109,7 @@ func startContainer(t *testing.T, args ...string) (string, time.Time) {
 	name := fmt.Sprintf("wxlogin-test-%d", time.Now().UnixNano())
 	started := time.Now()
 	mustPodman(t, append([]string{"run", "-d", "--name", name}, args...)...)
+	t.Logf("podman run -d returned after %v", time.Since(started).Round(time.Millisecond))
 	t.Cleanup(func() {
 		if t.Failed() {
 			logs, _ := podman("logs", name)
@@ -238,13 +239,13 @@ func checkLockedDown(t *testing.T, name string, readOnly bool) {
 }
 
 // stopCleanly sends SIGTERM with `podman stop` and wants exit status 0:
-// had the server not exited within the stop timeout, podman would have
-// killed it (137); had the drain overrun WXLOGIN_SHUTDOWN_TIMEOUT, the
-// server would have exited 1.
+// had the server not exited within the container's stop timeout, podman
+// would have killed it (137); had the drain overrun
+// WXLOGIN_SHUTDOWN_TIMEOUT, the server would have exited 1.
 func stopCleanly(t *testing.T, name string) {
 	t.Helper()
 	start := time.Now()
-	mustPodman(t, "stop", "--time", "20", name)
+	mustPodman(t, "stop", name)
 	took := time.Since(start)
 	if code := mustPodman(t, "inspect", "--format", "{{.State.ExitCode}}", name); code != "0" {
 		t.Errorf("exit status after SIGTERM: got %s, want 0", code)
@@ -377,8 +378,10 @@ func productionArgs(secrets string, fake *wechattest.Server, omit string) []stri
 		"WXLOGIN_ISSUER=https://login.example.com",
 		"WXLOGIN_WECHAT_BASE_URL=http://10.0.2.2:" + fake.URL[strings.LastIndex(fake.URL, ":")+1:],
 	}
+	// --stop-timeout: above WXLOGIN_SHUTDOWN_TIMEOUT (15s), so that a
+	// drain is never cut short by SIGKILL (the default is 10s).
 	args := []string{"--network", hostLoopback, "--read-only", "--cap-drop", "ALL", "--security-opt", "no-new-privileges",
-		"-v", secrets + ":/run/secrets/wxlogin:ro"}
+		"--stop-timeout", "20", "-v", secrets + ":/run/secrets/wxlogin:ro"}
 	for _, e := range env {
 		if !strings.HasPrefix(e, omit+"=") {
 			args = append(args, "-e", e)
@@ -444,14 +447,14 @@ func TestMissingVariable(t *testing.T) {
 	}
 }
 
-// TestKubePlay runs the rendered Deployment, its ConfigMap and a Secret
-// made like secret.example.yaml with `podman kube play`, as a one-node
-// stand-in for a cluster. What a cluster would add is added here: the
-// image tag (`kustomize edit set image`), one replica, a hostPort in place
-// of the Service, and the fake WeChat's URL.
+// TestKubePlay runs what deploy/podman renders (the Deployment with one
+// replica and a hostPort, its ConfigMap) and a Secret made like
+// secret.example.yaml with `podman kube play`, as docs/deployment.md
+// does. The test sets the image under test, a free port, and the fake
+// WeChat's URL.
 func TestKubePlay(t *testing.T) {
 	image := testImage(t)
-	m := decodeRendered(t)
+	m := decodeRendered(t, "podman")
 	if len(m.deployments) != 1 || len(m.configMaps) != 1 {
 		t.Fatalf("rendered %d Deployments, %d ConfigMaps: want 1 each", len(m.deployments), len(m.configMaps))
 	}
@@ -461,16 +464,15 @@ func TestKubePlay(t *testing.T) {
 
 	port := freePort(t)
 	base := fmt.Sprintf("http://127.0.0.1:%d", port)
-	one := int32(1)
-	d.Spec.Replicas = &one
-	pod := &d.Spec.Template.Spec
-	c := &pod.Containers[0]
-	c.Image = image
-	for i := range c.Ports {
-		if c.Ports[i].Name == "http" {
-			c.Ports[i].HostPort, c.Ports[i].HostIP = int32(port), "127.0.0.1"
-		}
+	if r := d.Spec.Replicas; r == nil || *r != 1 {
+		t.Errorf("deploy/podman: replicas %v, want 1 (each replica would claim the hostPort)", r)
 	}
+	c := &d.Spec.Template.Spec.Containers[0]
+	c.Image = image
+	if c.Ports[0].HostPort == 0 || c.Ports[0].HostIP != "127.0.0.1" {
+		t.Errorf("deploy/podman: port %+v, want a hostPort on 127.0.0.1", c.Ports[0])
+	}
+	c.Ports[0].HostPort = int32(port)
 	c.Env = append(c.Env, corev1.EnvVar{Name: "WXLOGIN_WECHAT_BASE_URL", Value: "http://10.0.2.2:" + fake.URL[strings.LastIndex(fake.URL, ":")+1:]})
 
 	// The Secret, with the keys of secret.example.yaml and values from

@@ -102,27 +102,30 @@ func splitDocs(stream []byte) ([][]byte, error) {
 }
 
 var rendered struct {
-	once sync.Once
-	out  []byte
-	err  error
+	sync.Mutex
+	out map[string][]byte
 }
 
-// render returns `kustomize build kubernetes`, as .ci/run renders it.
-func render(t *testing.T) []byte {
+// render returns `kustomize build dir`, as .ci/run renders it.
+func render(t *testing.T, dir string) []byte {
 	t.Helper()
-	rendered.once.Do(func() {
-		cmd := exec.Command("go", "run", kustomize, "build", "kubernetes")
-		var stderr bytes.Buffer
-		cmd.Stderr = &stderr
-		rendered.out, rendered.err = cmd.Output()
-		if rendered.err != nil {
-			rendered.err = fmt.Errorf("kustomize build: %v\n%s", rendered.err, stderr.Bytes())
-		}
-	})
-	if rendered.err != nil {
-		t.Fatal(rendered.err)
+	rendered.Lock()
+	defer rendered.Unlock()
+	if out, ok := rendered.out[dir]; ok {
+		return out
 	}
-	return rendered.out
+	cmd := exec.Command("go", "run", kustomize, "build", dir)
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	out, err := cmd.Output()
+	if err != nil {
+		t.Fatalf("kustomize build %s: %v\n%s", dir, err, stderr.Bytes())
+	}
+	if rendered.out == nil {
+		rendered.out = map[string][]byte{}
+	}
+	rendered.out[dir] = out
+	return out
 }
 
 // manifests are the decoded objects of the rendered kustomization.
@@ -132,9 +135,10 @@ type manifests struct {
 	all         []any
 }
 
-func decodeRendered(t *testing.T) manifests {
+// decodeRendered renders the kustomization in dir and decodes it.
+func decodeRendered(t *testing.T, dir string) manifests {
 	t.Helper()
-	docs, err := splitDocs(render(t))
+	docs, err := splitDocs(render(t, dir))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -172,18 +176,23 @@ func secretTemplate(t *testing.T) *corev1.Secret {
 	return s
 }
 
+// The kustomizations: the cluster's, and the one for podman kube play.
+var kustomizations = []string{"kubernetes", "podman"}
+
 func TestManifestsDecodeStrictly(t *testing.T) {
-	m := decodeRendered(t)
-	kinds := map[string]int{}
-	for _, obj := range m.all {
-		kinds[fmt.Sprintf("%T", obj)]++
-	}
-	want := map[string]int{
-		"*v1.ConfigMap": 1, "*v1.Service": 1, "*v1.Deployment": 1,
-		"*v1.PodDisruptionBudget": 1, "*v2.HorizontalPodAutoscaler": 1,
-	}
-	if fmt.Sprint(kinds) != fmt.Sprint(want) {
-		t.Errorf("rendered kinds: got %v, want %v", kinds, want)
+	for _, dir := range kustomizations {
+		m := decodeRendered(t, dir)
+		kinds := map[string]int{}
+		for _, obj := range m.all {
+			kinds[fmt.Sprintf("%T", obj)]++
+		}
+		want := map[string]int{
+			"*v1.ConfigMap": 1, "*v1.Service": 1, "*v1.Deployment": 1,
+			"*v1.PodDisruptionBudget": 1, "*v2.HorizontalPodAutoscaler": 1,
+		}
+		if fmt.Sprint(kinds) != fmt.Sprint(want) {
+			t.Errorf("%s: rendered kinds: got %v, want %v", dir, kinds, want)
+		}
 	}
 	secretTemplate(t)
 }
@@ -191,7 +200,7 @@ func TestManifestsDecodeStrictly(t *testing.T) {
 // TestStrictDecodingRefusesTypos makes sure the check above can fail: a
 // misspelt field in a real manifest, and a kind the manifests do not use.
 func TestStrictDecodingRefusesTypos(t *testing.T) {
-	docs, err := splitDocs(render(t))
+	docs, err := splitDocs(render(t, "kubernetes"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -226,7 +235,12 @@ func TestStrictDecodingRefusesTypos(t *testing.T) {
 // TestDeploymentWiring checks what strict decoding cannot: that the
 // names the Deployment uses exist where it points.
 func TestDeploymentWiring(t *testing.T) {
-	m := decodeRendered(t)
+	for _, dir := range kustomizations {
+		t.Run(dir, func(t *testing.T) { checkWiring(t, decodeRendered(t, dir)) })
+	}
+}
+
+func checkWiring(t *testing.T, m manifests) {
 	if len(m.deployments) != 1 {
 		t.Fatalf("got %d Deployments, want 1", len(m.deployments))
 	}
