@@ -3,6 +3,7 @@ package deploy
 import (
 	"bytes"
 	"context"
+	"debug/elf"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -12,6 +13,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime"
 	"strconv"
 	"strings"
 	"testing"
@@ -312,6 +314,33 @@ func TestImageContents(t *testing.T) {
 	}
 	if _, err := podman("run", "--rm", "--entrypoint", "/bin/sh", image, "-c", "true"); err == nil {
 		t.Error("the image ran /bin/sh")
+	}
+}
+
+// TestCrossBuild checks that TARGETARCH reaches the compiler: the image
+// built with TARGETARCH=arm64 holds an arm64 binary, and the other one a
+// binary for this machine.
+func TestCrossBuild(t *testing.T) {
+	images := map[string]elf.Machine{testImage(t): map[string]elf.Machine{"amd64": elf.EM_X86_64, "arm64": elf.EM_AARCH64}[runtime.GOARCH]}
+	arm64 := os.Getenv("WXLOGIN_TEST_IMAGE_ARM64")
+	if arm64 == "" {
+		if os.Getenv("WXLOGIN_REQUIRE_PODMAN") != "" {
+			t.Fatal("WXLOGIN_TEST_IMAGE_ARM64 is not set, and WXLOGIN_REQUIRE_PODMAN is")
+		}
+		t.Skip("no arm64 image: run deploy/container-test")
+	}
+	images[arm64] = elf.EM_AARCH64
+	for image, want := range images {
+		root := mustPodman(t, "image", "mount", image)
+		f, err := elf.Open(filepath.Join(root, "wxlogin"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if f.Machine != want {
+			t.Errorf("%s: /wxlogin is for %v, want %v", image, f.Machine, want)
+		}
+		f.Close()
+		podman("image", "unmount", image)
 	}
 }
 
