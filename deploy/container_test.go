@@ -270,8 +270,10 @@ func TestImageContents(t *testing.T) {
 			t.Errorf("label %s = %q, want it set", l, labels[l])
 		}
 	}
-	if hc := mustPodman(t, "image", "inspect", "--format", "{{json .Config.Healthcheck.Test}}", image); hc != `["CMD","/wxlogin","healthcheck"]` {
-		t.Errorf("HEALTHCHECK %s, want the exec form of /wxlogin healthcheck", hc)
+	var hc struct{ Test []string }
+	json.Unmarshal([]byte(mustPodman(t, "image", "inspect", "--format", "{{json .Config.Healthcheck}}", image)), &hc)
+	if fmt.Sprint(hc.Test) != "[CMD /wxlogin healthcheck]" {
+		t.Errorf("HEALTHCHECK %q, want the exec form of /wxlogin healthcheck", hc.Test)
 	}
 
 	root := mustPodman(t, "image", "mount", image)
