@@ -44,7 +44,7 @@ func (l *lab) compare(ctx context.Context, w io.Writer) error {
 	}
 
 	totals := map[string]*result{}
-	var tpRatios, p99Ratios []float64 // wxlogin/yardstick, one per round (a pair)
+	var tpRatios, p99Ratios []float64  // wxlogin/yardstick, one per round (a pair)
 	perRound := map[string][]float64{} // logins/s of each round, by target
 	for round := 0; round < o.rounds; round++ {
 		pair := map[string]*result{}
