@@ -9,7 +9,7 @@ const fs = require('node:fs')
 const net = require('node:net')
 const os = require('node:os')
 const path = require('node:path')
-const { createAuth } = require('../wxlogin.js')
+const { createAuth } = require('../miniprogram_dist/index.js')
 
 const repoRoot = path.resolve(__dirname, '..', '..')
 const goMissing = spawnSync('go', ['version']).error
