@@ -9,7 +9,9 @@ import (
 )
 
 // TestKit runs `node --test test/`: the kit's unit tests against a fake
-// wx, and its end-to-end test against the real server in dev mode.
+// wx, the package and type checks (npm pack, tsc --strict with the
+// devDependencies `npm ci` installs here), and the end-to-end tests against
+// the real server in dev mode, one of them with the packed tarball.
 func TestKit(t *testing.T) {
 	if testing.Short() {
 		t.Skip("the Node tests build and start the server; skipped with -short")

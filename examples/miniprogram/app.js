@@ -1,10 +1,10 @@
 // wxlogin example mini program.
 //
-// utils/wxlogin.js is a copy of miniprogram/wxlogin.js (WeChat's runtime
-// cannot require files outside the project directory). After changing the
-// kit, copy it again:
-//   cp miniprogram/wxlogin.js examples/miniprogram/utils/wxlogin.js
-const { createAuth } = require('./utils/wxlogin.js')
+// The kit comes from the npm package wxlogin-miniprogram (package.json
+// depends on the local ../../miniprogram): run `npm install` in this
+// folder, then DevTools' "build npm" (Tools > Build npm), which copies it to
+// miniprogram_npm/. See docs/miniprogram-kit.md.
+const { createAuth } = require('wxlogin-miniprogram')
 
 // The wxlogin server. For a local dev-mode server (WXLOGIN_DEV=true) in
 // WeChat DevTools, keep http://127.0.0.1:8080 and turn off the domain check
@@ -13,7 +13,10 @@ const { createAuth } = require('./utils/wxlogin.js')
 const BASE_URL = 'http://127.0.0.1:8080'
 
 App({
-  auth: createAuth({ baseURL: BASE_URL, storageKey: 'wxlogin' }),
+  // Every login sends this mini program's AppID
+  // (wx.getAccountInfoSync().miniProgram.appId): the server must serve it,
+  // in WXLOGIN_APPID or WXLOGIN_APPS.
+  auth: createAuth({ baseURL: BASE_URL }),
 
   onLaunch () {
     // Log in on launch (or reuse a stored token). Pages that call the auth

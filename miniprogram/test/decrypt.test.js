@@ -4,7 +4,7 @@ const nodeTest = require('node:test')
 const test = (name, fn) => nodeTest(name, { timeout: 5000 }, fn)
 const assert = require('node:assert/strict')
 const { createHarness, requestsTo, problem } = require('../testing/fakewx.js')
-const { WxLoginError } = require('../wxlogin.js')
+const { WxLoginError } = require('../miniprogram_dist/index.js')
 
 const detail = {
   errMsg: 'getWeRunData:ok',
@@ -67,7 +67,7 @@ test('decrypt_failed from a stale session_key: needsReauth, one fresh login afte
   })
   assert.equal(requestsTo(h.wx, 'POST', '/v1/decrypt').length, 1, 'the same data is not sent again')
   assert.equal(h.wx.calls.login, 2, 'exactly one login after the failure, finished before the rejection')
-  assert.equal(h.wx.storage.get('session').token, 'tok-2')
+  assert.equal(h.wx.storage.get(h.key).token, 'tok-2')
   // The next user tap works with the new session.
   assert.equal((await h.auth.decrypt(detail)).token, 'tok-2')
   assert.equal(h.wx.calls.login, 2)

@@ -3,137 +3,34 @@
 // accepts any code) and runs the kit against it with a `wx` over fetch.
 const { describe, it, before, after } = require('node:test')
 const assert = require('node:assert/strict')
-const { spawn, spawnSync } = require('node:child_process')
+const { spawnSync } = require('node:child_process')
 const crypto = require('node:crypto')
 const fs = require('node:fs')
-const net = require('node:net')
 const os = require('node:os')
 const path = require('node:path')
-const { createAuth } = require('../wxlogin.js')
+const { createAuth } = require('../miniprogram_dist/index.js')
+const { buildServer, startServer, createNodeWx } = require('../testing/server.js')
 
-const repoRoot = path.resolve(__dirname, '..', '..')
 const goMissing = spawnSync('go', ['version']).error
 const skip = goMissing ? 'go is not on PATH: skipping the end-to-end test against the Go server' : false
 
-function freePort () {
-  return new Promise((resolve, reject) => {
-    const srv = net.createServer()
-    srv.on('error', reject)
-    srv.listen(0, '127.0.0.1', () => {
-      const port = srv.address().port
-      srv.close(() => resolve(port))
-    })
-  })
-}
-
-function run (cmd, args, options) {
-  return new Promise((resolve, reject) => {
-    const child = spawn(cmd, args, options)
-    let output = ''
-    child.stdout.on('data', (d) => { output += d })
-    child.stderr.on('data', (d) => { output += d })
-    child.on('error', reject)
-    child.on('close', (code) => {
-      if (code === 0) resolve(output)
-      else reject(new Error(cmd + ' ' + args.join(' ') + ' failed (exit ' + code + '):\n' + output))
-    })
-  })
-}
-
-const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms))
-
-/** A `wx` for Node: request over fetch, random login codes, storage in a Map. */
-function createNodeWx () {
-  const wx = {
-    calls: { login: 0, checkSession: 0 },
-    exchanges: [], // {method, path, auth, status, code}
-    storage: new Map(),
-    login (o) {
-      wx.calls.login++
-      setImmediate(() => o.success({ code: 'e2e-' + crypto.randomUUID(), errMsg: 'login:ok' }))
-    },
-    checkSession (o) {
-      wx.calls.checkSession++
-      setImmediate(() => o.success({ errMsg: 'checkSession:ok' }))
-    },
-    request (o) {
-      const method = o.method || 'GET'
-      const init = { method, headers: Object.assign({}, o.header) }
-      if (o.data !== undefined && method !== 'GET') {
-        init.body = typeof o.data === 'string' ? o.data : JSON.stringify(o.data)
-      }
-      fetch(o.url, init).then(async (r) => {
-        const text = await r.text()
-        let data = text
-        try { data = JSON.parse(text) } catch (e) { /* keep the text, as wx.request does */ }
-        const header = {}
-        r.headers.forEach((v, k) => { header[k] = v })
-        wx.exchanges.push({
-          method,
-          path: new URL(o.url).pathname,
-          auth: init.headers.Authorization,
-          status: r.status,
-          code: data && data.code
-        })
-        o.success({ statusCode: r.status, data, header, errMsg: 'request:ok' })
-      }, (e) => o.fail({ errMsg: 'request:fail ' + e.message }))
-      return { abort () {} }
-    },
-    getStorageSync (key) { return wx.storage.has(key) ? structuredClone(wx.storage.get(key)) : '' },
-    setStorageSync (key, value) { wx.storage.set(key, structuredClone(value)) },
-    removeStorageSync (key) { wx.storage.delete(key) }
-  }
-  return wx
-}
-
+// One app, and a wx without getAccountInfoSync: the kit sends no appid,
+// which a server serving a single app accepts. Several apps, with the
+// packed package: e2e-apps.test.js.
 describe('end to end against the Go server in dev mode', { skip, timeout: 300000 }, () => {
   let tmp
   let server
-  let serverOutput = ''
   let baseURL
 
   before(async () => {
     tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'wxlogin-e2e-'))
-    const bin = path.join(tmp, 'wxlogin')
-    await run('go', ['build', '-o', bin, '.'], { cwd: repoRoot, env: process.env })
-
-    const port = await freePort()
-    baseURL = 'http://127.0.0.1:' + port
-    server = spawn(bin, [], {
-      cwd: tmp,
-      env: Object.assign({}, process.env, {
-        WXLOGIN_DEV: 'true',
-        WXLOGIN_ADDR: '127.0.0.1:' + port,
-        WXLOGIN_ISSUER: baseURL
-      }),
-      stdio: ['ignore', 'pipe', 'pipe']
-    })
-    server.stdout.on('data', (d) => { serverOutput += d })
-    server.stderr.on('data', (d) => { serverOutput += d })
-    let exited = null
-    server.on('exit', (code, signal) => { exited = signal || code })
-
-    const deadline = Date.now() + 20000
-    for (;;) {
-      if (exited !== null) throw new Error('the server exited (' + exited + ') before /healthz answered:\n' + serverOutput.slice(-2000))
-      try {
-        const r = await fetch(baseURL + '/healthz')
-        await r.arrayBuffer()
-        if (r.status === 200) break
-      } catch (e) { /* not listening yet */ }
-      if (Date.now() > deadline) throw new Error('/healthz did not answer 200 within 20 s:\n' + serverOutput.slice(-2000))
-      await sleep(100)
-    }
+    const bin = await buildServer(tmp)
+    server = await startServer(bin, tmp, { WXLOGIN_DEV: 'true' })
+    baseURL = server.baseURL
   })
 
   after(async () => {
-    if (server && server.exitCode === null && server.signalCode === null) {
-      const gone = new Promise((resolve) => server.once('exit', resolve))
-      server.kill('SIGTERM')
-      const timer = setTimeout(() => server.kill('SIGKILL'), 5000)
-      await gone
-      clearTimeout(timer)
-    }
+    if (server) await server.stop()
     if (tmp) fs.rmSync(tmp, { recursive: true, force: true })
   })
 

@@ -1,22 +1,16 @@
 'use strict'
 // The kit as a file: it runs without Node's APIs, and the example mini
-// program carries an exact copy of it.
+// program takes it from the package, not from a copy.
 const nodeTest = require('node:test')
 const test = (name, fn) => nodeTest(name, { timeout: 5000 }, fn)
 const assert = require('node:assert/strict')
 const fs = require('node:fs')
 const path = require('node:path')
 const vm = require('node:vm')
-const { createFakeServer, createFakeWx } = require('../testing/fakewx.js')
+const { APPID, createFakeServer, createFakeWx } = require('../testing/fakewx.js')
 
-const kitPath = path.join(__dirname, '..', 'wxlogin.js')
-const copyPath = path.join(__dirname, '..', '..', 'examples', 'miniprogram', 'utils', 'wxlogin.js')
-
-test('examples/miniprogram/utils/wxlogin.js is a byte-identical copy of the kit', () => {
-  const kit = fs.readFileSync(kitPath)
-  const copy = fs.readFileSync(copyPath)
-  assert.ok(kit.equals(copy), 'run: cp miniprogram/wxlogin.js examples/miniprogram/utils/wxlogin.js')
-})
+const kitPath = path.join(__dirname, '..', 'miniprogram_dist', 'index.js')
+const exampleRoot = path.join(__dirname, '..', '..', 'examples', 'miniprogram')
 
 test('the kit runs in a bare context: no require, process or Buffer; global wx', async () => {
   const source = fs.readFileSync(kitPath, 'utf8')
@@ -24,13 +18,13 @@ test('the kit runs in a bare context: no require, process or Buffer; global wx',
   const module = { exports: {} }
   // setTimeout is for the fake wx only; the kit itself needs none of these.
   const context = vm.createContext({ module, exports: module.exports, wx, console })
-  vm.runInContext(source, context, { filename: 'wxlogin.js' })
+  vm.runInContext(source, context, { filename: 'index.js' })
   assert.deepEqual(Object.keys(module.exports).sort(), ['WxLoginError', 'createAuth'])
   const auth = module.exports.createAuth({ baseURL: 'https://api.example.com' }) // global wx
   const token = await auth.getToken()
   assert.equal(token, 'tok-1')
   assert.equal(wx.calls.login, 1)
-  assert.equal(wx.storage.get('wxlogin').token, 'tok-1', 'default storage key')
+  assert.equal(wx.storage.get('wxlogin:' + APPID).token, 'tok-1', 'default storage key, per app')
 })
 
 test('the kit avoids syntax newer than ES2017', () => {
@@ -49,17 +43,22 @@ test('the kit avoids syntax newer than ES2017', () => {
 })
 
 test('example mini program: JSON files parse and every page has its four files', () => {
-  const root = path.join(__dirname, '..', '..', 'examples', 'miniprogram')
-  const app = JSON.parse(fs.readFileSync(path.join(root, 'app.json'), 'utf8'))
-  const project = JSON.parse(fs.readFileSync(path.join(root, 'project.config.json'), 'utf8'))
+  const app = JSON.parse(fs.readFileSync(path.join(exampleRoot, 'app.json'), 'utf8'))
+  const project = JSON.parse(fs.readFileSync(path.join(exampleRoot, 'project.config.json'), 'utf8'))
   assert.equal(project.compileType, 'miniprogram')
   assert.ok(app.pages.length > 0)
   for (const page of app.pages) {
     for (const ext of ['js', 'wxml', 'wxss', 'json']) {
-      assert.ok(fs.existsSync(path.join(root, page + '.' + ext)), page + '.' + ext)
+      assert.ok(fs.existsSync(path.join(exampleRoot, page + '.' + ext)), page + '.' + ext)
     }
-    JSON.parse(fs.readFileSync(path.join(root, page + '.json'), 'utf8'))
+    JSON.parse(fs.readFileSync(path.join(exampleRoot, page + '.json'), 'utf8'))
   }
-  const appJs = fs.readFileSync(path.join(root, 'app.js'), 'utf8')
-  assert.match(appJs, /require\('\.\/utils\/wxlogin\.js'\)/)
+})
+
+test('example mini program: takes the kit from the package, keeps no copy', () => {
+  const kitPkg = JSON.parse(fs.readFileSync(path.join(__dirname, '..', 'package.json'), 'utf8'))
+  const pkg = JSON.parse(fs.readFileSync(path.join(exampleRoot, 'package.json'), 'utf8'))
+  assert.deepEqual(pkg.dependencies, { [kitPkg.name]: 'file:../../miniprogram' })
+  assert.match(fs.readFileSync(path.join(exampleRoot, 'app.js'), 'utf8'), new RegExp("require\\('" + kitPkg.name + "'\\)"))
+  assert.equal(fs.existsSync(path.join(exampleRoot, 'utils', 'wxlogin.js')), false, 'the old copy is gone')
 })

@@ -3,15 +3,15 @@ const nodeTest = require('node:test')
 // A broken kit may loop or hang; fail instead of waiting forever.
 const test = (name, fn) => nodeTest(name, { timeout: 5000 }, fn)
 const assert = require('node:assert/strict')
-const { createHarness, requestsTo, createFakeWx, createFakeServer } = require('../testing/fakewx.js')
-const { createAuth, WxLoginError } = require('../wxlogin.js')
+const { APPID, createHarness, requestsTo, createFakeWx, createFakeServer } = require('../testing/fakewx.js')
+const { createAuth, WxLoginError } = require('../miniprogram_dist/index.js')
 
 test('createAuth requires baseURL', () => {
   assert.throws(() => createAuth({ wx: createFakeWx() }), TypeError)
   assert.throws(() => createAuth({ baseURL: '', wx: createFakeWx() }), TypeError)
 })
 
-test('login: wx.login, POST /v1/login {code}, stores {token, expiresAt, openid, unionid}', async () => {
+test('login: wx.login, POST /v1/login {code, appid}, stores {token, expiresAt, openid, unionid}', async () => {
   const h = createHarness({ unionid: 'union-1' })
   const t0 = h.clock.now()
   const rec = await h.auth.login()
@@ -20,19 +20,19 @@ test('login: wx.login, POST /v1/login {code}, stores {token, expiresAt, openid, 
   const posts = requestsTo(h.wx, 'POST', '/v1/login')
   assert.equal(posts.length, 1)
   assert.equal(posts[0].url, 'https://api.example.com/v1/login')
-  assert.deepEqual(posts[0].data, { code: 'code-1' })
+  assert.deepEqual(posts[0].data, { code: 'code-1', appid: APPID })
   assert.equal(posts[0].header.Authorization, undefined, 'login carries no token')
   assert.match(posts[0].header['Content-Type'], /^application\/json/)
 
   const expected = { token: 'tok-1', expiresAt: t0 + 7200 * 1000, openid: 'openid-for-code-1', unionid: 'union-1', issuedAt: t0 }
   assert.deepEqual(rec, expected)
-  assert.deepEqual(h.wx.storage.get('session'), expected)
+  assert.deepEqual(h.wx.storage.get(h.key), expected)
 })
 
 test('login without unionid stores no unionid', async () => {
   const h = createHarness()
   await h.auth.login()
-  const stored = h.wx.storage.get('session')
+  const stored = h.wx.storage.get(h.key)
   assert.equal(stored.token, 'tok-1')
   assert.equal('unionid' in stored, false)
 })
@@ -86,7 +86,7 @@ test('cold start: wx.checkSession fails -> fresh login', async () => {
   assert.equal(await auth2.getToken(), 'tok-2')
   assert.equal(h.wx.calls.checkSession, 1)
   assert.equal(h.wx.calls.login, 2)
-  assert.equal(h.wx.storage.get('session').token, 'tok-2')
+  assert.equal(h.wx.storage.get(h.key).token, 'tok-2')
 })
 
 test('refresh: default margin is 5 minutes before expiry', async () => {
@@ -133,7 +133,7 @@ test('setStorageSync throws: login succeeds, token kept in memory, warning has n
   const rec = await h.auth.login()
   assert.equal(rec.token, 'tok-1')
   assert.equal(h.wx.calls.setStorageSync, 1)
-  assert.equal(h.wx.storage.has('session'), false)
+  assert.equal(h.wx.storage.has(h.key), false)
   assert.equal(await h.auth.getToken(), 'tok-1')
   assert.equal(h.wx.calls.login, 1)
   assert.equal(h.logger.lines.length, 1)
@@ -151,7 +151,7 @@ test('getStorageSync throws: getToken logs in', async () => {
 test('garbage in storage is ignored', async () => {
   for (const value of ['', 'tok-x', { token: 'tok-x' }, { token: 'tok-x', expiresAt: 'soon' }, { token: '', expiresAt: 1 }]) {
     const server = createFakeServer()
-    const wx = createFakeWx({ server, storage: { session: value } })
+    const wx = createFakeWx({ server, storage: { ['session:' + APPID]: value } })
     const auth = createAuth({ baseURL: 'https://api.example.com', storageKey: 'session', wx, logger: { warn () {} } })
     assert.equal(await auth.getToken(), 'tok-1', JSON.stringify(value))
     assert.equal(wx.calls.login, 1)
@@ -194,7 +194,7 @@ test('server refuses the code: the problem object is surfaced', async () => {
     assert.equal(err.needsReauth, false)
     return true
   })
-  assert.equal(h.wx.storage.has('session'), false)
+  assert.equal(h.wx.storage.has(h.key), false)
   assert.equal(h.wx.calls.login, 1, 'no automatic retry of a refused code')
 })
 
@@ -211,7 +211,7 @@ test('logout forgets memory and storage; the next getToken logs in', async () =>
   await h.auth.getToken()
   h.auth.logout()
   assert.equal(h.wx.calls.removeStorageSync, 1)
-  assert.equal(h.wx.storage.has('session'), false)
+  assert.equal(h.wx.storage.has(h.key), false)
   assert.equal(await h.auth.getToken(), 'tok-2')
   assert.equal(h.wx.calls.login, 2)
 })
@@ -221,7 +221,7 @@ test('logout during a login in flight: that login resolves but is not kept', asy
   const pending = h.auth.login()
   h.auth.logout()
   assert.equal((await pending).token, 'tok-1')
-  assert.equal(h.wx.storage.has('session'), false)
+  assert.equal(h.wx.storage.has(h.key), false)
   assert.equal(await h.auth.getToken(), 'tok-2')
 })
 
@@ -230,6 +230,6 @@ test('logout with a throwing removeStorageSync still forgets the token in memory
   await h.auth.getToken()
   h.auth.logout()
   assert.equal(h.logger.lines.length, 1)
-  h.wx.storage.delete('session') // as if another run had cleared it
+  h.wx.storage.delete(h.key) // as if another run had cleared it
   assert.equal(await h.auth.getToken(), 'tok-2')
 })

@@ -3,8 +3,8 @@ const nodeTest = require('node:test')
 // A broken kit may loop or hang; fail instead of waiting forever.
 const test = (name, fn) => nodeTest(name, { timeout: 5000 }, fn)
 const assert = require('node:assert/strict')
-const { createHarness, requestsTo, problem } = require('../testing/fakewx.js')
-const { WxLoginError } = require('../wxlogin.js')
+const { APPID, createHarness, requestsTo, problem } = require('../testing/fakewx.js')
+const { WxLoginError } = require('../miniprogram_dist/index.js')
 
 const invalidToken = () => ({
   statusCode: 401,
@@ -16,7 +16,7 @@ test('request: Bearer header, path joined to baseURL, wx.request result returned
   const h = createHarness()
   const res = await h.auth.request({ url: '/v1/session' })
   assert.equal(res.statusCode, 200)
-  assert.deepEqual(res.data, { openid: 'openid-of-tok-1', appid: 'wxapp', expires_at: '2030-01-01T00:00:00Z' })
+  assert.deepEqual(res.data, { sub: 'openid-of-tok-1', openid: 'openid-of-tok-1', appid: APPID, expires_at: '2030-01-01T00:00:00Z' })
   assert.equal(typeof res.header, 'object')
   const [req] = requestsTo(h.wx, 'GET', '/v1/session')
   assert.equal(req.url, 'https://api.example.com/v1/session')
@@ -59,7 +59,7 @@ test('request: the token is never sent to another origin', async () => {
 })
 
 test('createAuth: apiOrigins must be origins', () => {
-  const { createAuth } = require('../wxlogin.js')
+  const { createAuth } = require('../miniprogram_dist/index.js')
   const wx = {}
   for (const bad of [['https://shop.example.com/path'], ['shop.example.com'], 'https://shop.example.com', [3]]) {
     assert.throws(() => createAuth({ baseURL: 'https://api.example.com', wx, apiOrigins: bad }), TypeError, JSON.stringify(bad))
@@ -79,7 +79,7 @@ test('401 invalid_token: exactly one fresh login and one retry', async () => {
   assert.equal(requestsTo(h.wx, 'POST', '/v1/login').length, 2)
   const tries = requestsTo(h.wx, 'GET', '/v1/session')
   assert.deepEqual(tries.map((r) => r.header.Authorization), ['Bearer tok-1', 'Bearer tok-2'])
-  assert.equal(h.wx.storage.get('session').token, 'tok-2')
+  assert.equal(h.wx.storage.get(h.key).token, 'tok-2')
 })
 
 test('401 invalid_token with a stored token: re-login is fresh, not from storage', async () => {
@@ -145,7 +145,7 @@ test('a refused token is forgotten even when the re-login fails', async () => {
   h.server.revoke('tok-1')
   h.wx.loginFails = true
   await assert.rejects(h.auth.request({ url: '/v1/session' }), { code: 'wx_login_failed' })
-  assert.equal(h.wx.storage.has('session'), false)
+  assert.equal(h.wx.storage.has(h.key), false)
   h.wx.loginFails = false
   const res = await h.auth.request({ url: '/v1/session' })
   assert.equal(res.data.openid, 'openid-of-tok-2')
@@ -211,7 +211,7 @@ test('network failure during login rejects getToken with network_error', async (
 
 test('session(): GET /v1/session body', async () => {
   const h = createHarness()
-  assert.deepEqual(await h.auth.session(), { openid: 'openid-of-tok-1', appid: 'wxapp', expires_at: '2030-01-01T00:00:00Z' })
+  assert.deepEqual(await h.auth.session(), { sub: 'openid-of-tok-1', openid: 'openid-of-tok-1', appid: APPID, expires_at: '2030-01-01T00:00:00Z' })
 })
 
 test('checkSession(): POST /v1/session/check -> {valid}', async () => {
@@ -232,10 +232,11 @@ test('phone(code) and phone(e.detail): POST /v1/phone {code}', async () => {
   assert.equal(posts[0].header.Authorization, 'Bearer tok-1')
 })
 
-test('phone() without a code (user declined) rejects invalid_request without a request', async () => {
+test('phone() without a code and without a button answer: invalid_request, nothing sent', async () => {
   const h = createHarness()
-  await assert.rejects(h.auth.phone({ errMsg: 'getPhoneNumber:fail user deny' }), { code: 'invalid_request', status: 0, detail: 'getPhoneNumber:fail user deny' })
-  await assert.rejects(h.auth.phone(''), { code: 'invalid_request' })
+  await assert.rejects(h.auth.phone(''), { code: 'invalid_request', status: 0 })
+  await assert.rejects(h.auth.phone(), { code: 'invalid_request' })
+  await assert.rejects(h.auth.phone({}), { code: 'invalid_request' })
   assert.equal(h.wx.requests.length, 0)
 })
 

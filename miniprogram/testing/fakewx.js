@@ -3,6 +3,9 @@
 // server. Kept outside miniprogram/test/ so that `node --test` does not run
 // this file as a test of its own.
 
+// The AppID the fake wx runs as (wx.getAccountInfoSync().miniProgram.appId).
+var APPID = 'wx1234567890abcdef'
+
 /** A manual clock in milliseconds. */
 function createClock (start) {
   var t = start === undefined ? 1700000000000 : start
@@ -34,6 +37,18 @@ function createFakeServer (options) {
     issued: [],
     revoked: new Set(),
     logins: [], // codes posted to /v1/login
+    // Whether /v1/phone answers with a fresh token, as the server does since
+    // it binds the phone number to the user (false: an older server).
+    phoneToken: opts.phoneToken !== false,
+    // The user each token stands for: the login code it came from, and
+    // whether a phone number is bound to it.
+    users: {},
+    issue: function (user) {
+      var token = 'tok-' + (server.issued.length + 1)
+      server.issued.push(token)
+      server.users[token] = user
+      return token
+    },
     script: {},
     revoke: function (token) { server.revoked.add(token) },
     bearer: function (req) {
@@ -54,8 +69,7 @@ function createFakeServer (options) {
       if (req.method === 'POST' && req.path === '/v1/login') {
         if (!req.data || !req.data.code) return problem(400, 'invalid_request', 'Bad Request', 'code is required')
         server.logins.push(req.data.code)
-        var token = 'tok-' + (server.issued.length + 1)
-        server.issued.push(token)
+        var token = server.issue({ code: req.data.code, appid: req.data.appid, phone: false })
         var body = { token: token, token_type: 'Bearer', expires_in: server.expiresIn, openid: 'openid-for-' + req.data.code }
         if (server.unionid) body.unionid = server.unionid
         return { statusCode: 200, header: { 'Content-Type': 'application/json' }, data: body }
@@ -69,13 +83,23 @@ function createFakeServer (options) {
       }
       var tok = server.bearer(req)
       if (req.method === 'GET' && req.path === '/v1/session') {
-        return { statusCode: 200, header: {}, data: { openid: 'openid-of-' + tok, appid: 'wxapp', expires_at: '2030-01-01T00:00:00Z' } }
+        var user = server.users[tok] || {}
+        var session = { sub: 'openid-of-' + tok, openid: 'openid-of-' + tok, appid: user.appid || 'wxapp', expires_at: '2030-01-01T00:00:00Z' }
+        if (user.phone) session.claims = { phone: true }
+        return { statusCode: 200, header: {}, data: session }
       }
       if (req.method === 'POST' && req.path === '/v1/session/check') {
         return { statusCode: 200, header: {}, data: { valid: true } }
       }
       if (req.method === 'POST' && req.path === '/v1/phone') {
-        return { statusCode: 200, header: {}, data: { phoneNumber: '+86 13800000000', purePhoneNumber: '13800000000', countryCode: '86' } }
+        var phoneAnswer = { phoneNumber: '+86 13800000000', purePhoneNumber: '13800000000', countryCode: '86' }
+        if (server.phoneToken) {
+          var bound = Object.assign({}, server.users[tok], { phone: true })
+          phoneAnswer.token = server.issue(bound)
+          phoneAnswer.token_type = 'Bearer'
+          phoneAnswer.expires_in = server.expiresIn
+        }
+        return { statusCode: 200, header: {}, data: phoneAnswer }
       }
       if (req.method === 'POST' && req.path === '/v1/decrypt') {
         return { statusCode: 200, header: {}, data: { nickName: 'decrypted', token: tok } }
@@ -89,14 +113,16 @@ function createFakeServer (options) {
 /**
  * A fake `wx`. Options: server (a createFakeServer or {handle}), baseURL
  * prefix to strip for paths, storage: initial entries, storageThrows:
- * {get, set, remove} booleans, checkSessionOk (default true), loginFails.
+ * {get, set, remove} booleans, checkSessionOk (default true), loginFails,
+ * appId (what getAccountInfoSync reports; default APPID; null: a base
+ * library without getAccountInfoSync).
  * Counters in `calls`; every request in `requests`.
  */
 function createFakeWx (options) {
   var opts = options || {}
   var storage = new Map(Object.entries(opts.storage || {}))
   var fake = {
-    calls: { login: 0, checkSession: 0, request: 0, setStorageSync: 0, removeStorageSync: 0 },
+    calls: { login: 0, checkSession: 0, request: 0, setStorageSync: 0, removeStorageSync: 0, getAccountInfoSync: 0 },
     requests: [],
     storage: storage,
     storageThrows: Object.assign({ get: false, set: false, remove: false }, opts.storageThrows),
@@ -157,6 +183,13 @@ function createFakeWx (options) {
       storage.delete(key)
     }
   }
+  var appId = opts.appId === undefined ? APPID : opts.appId
+  if (appId !== null) {
+    fake.getAccountInfoSync = function () {
+      fake.calls.getAccountInfoSync++
+      return { miniProgram: { appId: appId, envVersion: 'develop', version: '' }, plugin: {} }
+    }
+  }
   return fake
 }
 
@@ -166,18 +199,20 @@ function createLogger () {
   return { lines: lines, warn: function () { lines.push(Array.prototype.join.call(arguments, ' ')) } }
 }
 
-module.exports = { createClock: createClock, createFakeServer: createFakeServer, createFakeWx: createFakeWx, createLogger: createLogger, problem: problem }
+module.exports = { APPID: APPID, createClock: createClock, createFakeServer: createFakeServer, createFakeWx: createFakeWx, createLogger: createLogger, problem: problem }
 
 /**
  * Everything wired together: clock, fake server, fake wx, logger and an
- * auth from the kit. Options go to the parts (expiresIn, unionid, storage,
- * storageThrows, checkSessionOk, refreshMarginSeconds, apiOrigins).
+ * auth from the kit. Options go to the parts (expiresIn, unionid,
+ * phoneToken, storage, storageThrows, checkSessionOk, appId, appid,
+ * refreshMarginSeconds, apiOrigins). `key` is the storage key the kit uses:
+ * 'session:' and the AppID.
  */
 function createHarness (options) {
   var opts = options || {}
-  var kit = require('../wxlogin.js')
+  var kit = require('../miniprogram_dist/index.js')
   var clock = createClock()
-  var server = createFakeServer({ expiresIn: opts.expiresIn, unionid: opts.unionid })
+  var server = createFakeServer({ expiresIn: opts.expiresIn, unionid: opts.unionid, phoneToken: opts.phoneToken })
   var wx = createFakeWx(Object.assign({ server: server }, opts))
   var logger = createLogger()
   // newAuth() is a cold start of the app: same wx (and storage), empty memory.
@@ -189,10 +224,13 @@ function createHarness (options) {
       now: clock.now,
       logger: logger,
       refreshMarginSeconds: opts.refreshMarginSeconds,
-      apiOrigins: opts.apiOrigins
+      apiOrigins: opts.apiOrigins,
+      appid: opts.appid
     })
   }
-  return { clock: clock, server: server, wx: wx, logger: logger, auth: newAuth(), newAuth: newAuth, kit: kit }
+  var appid = opts.appid || (opts.appId === undefined ? APPID : opts.appId)
+  var key = appid ? 'session:' + appid : 'session'
+  return { clock: clock, server: server, wx: wx, logger: logger, auth: newAuth(), newAuth: newAuth, kit: kit, key: key }
 }
 
 /** Requests of the fake wx to one path. */

@@ -6,6 +6,24 @@ function describe (err) {
   return (err && (err.detail || err.title || err.code)) || String(err)
 }
 
+/** What to tell the user when sharing the phone number failed. */
+function phoneError (err) {
+  switch (err.code) {
+    case 'phone_quota_exhausted':
+      // errno 1400001: the app's phone number verifications are used up
+      // (top up in the MP admin console); offer another way meanwhile.
+      return 'phone: not available right now, please type your number'
+    case 'phone_denied':
+      return 'phone: not shared (you can share it later)'
+    case 'phone_failed':
+      return 'phone: ' + err.detail + (err.errno !== undefined ? ' (errno ' + err.errno + ')' : '')
+    case 'login_denied':
+      return 'phone: this account may not log in'
+    default:
+      return 'phone: ' + describe(err)
+  }
+}
+
 Page({
   data: {
     openid: '',
@@ -74,15 +92,13 @@ Page({
   },
 
   // Phone number: <button open-type="getPhoneNumber"> gives a one-time code
-  // in e.detail.code (no code when the user declines).
+  // in e.detail.code, or no code and an errno. auth.phone(e.detail) sends the
+  // code, keeps the fresh token the server answers with (the user is now
+  // bound to the number), and tells the failures apart by err.code.
   onGetPhoneNumber (e) {
-    if (!e.detail.code) {
-      this.setData({ error: 'phone: ' + e.detail.errMsg })
-      return
-    }
-    auth.phone(e.detail.code)
+    auth.phone(e.detail)
       .then((p) => this.setData({ phone: p.phoneNumber, error: '' }))
-      .catch((err) => this.setData({ error: 'phone: ' + describe(err) }))
+      .catch((err) => this.setData({ error: phoneError(err) }))
   },
 
   onLogout () {

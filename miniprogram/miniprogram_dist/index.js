@@ -7,18 +7,23 @@
  * requests, logs in again when the token expires or is refused, and sends
  * open data and phone-number codes to the server.
  *
- * Copy this file into the mini program (for example utils/wxlogin.js):
+ * Shipped as the npm package wxlogin-miniprogram (`npm install`, then
+ * DevTools' "build npm"); its types are in wxlogin.d.ts:
  *
- *   const { createAuth } = require('./utils/wxlogin.js')
+ *   const { createAuth } = require('wxlogin-miniprogram')
  *   const auth = createAuth({ baseURL: 'https://login.example.com' })
  *   const res = await auth.request({ url: '/v1/session' })
+ *
+ * Every login names the app: `appid` from wx.getAccountInfoSync() (or the
+ * `appid` option), so one server can serve several mini programs.
  *
  * Errors are WxLoginError objects carrying the server's RFC 9457 problem
  * (`status`, `code`, `title`, `detail`, raw `problem`). Errors raised by the
  * kit itself, before or without an HTTP answer, have `status` 0.
  *
  * Written for ES2017 (async/await, no optional chaining, no object spread)
- * and no Node.js APIs, so WeChat's runtime accepts it as is.
+ * and no Node.js APIs, so WeChat's runtime accepts it as is; there is no
+ * build step, this file is what "build npm" copies.
  */
 'use strict'
 
@@ -34,10 +39,12 @@ var MAX_MARGIN_FRACTION = 0.25
  * Fields: `status` (HTTP status, 0 when the kit raised the error itself),
  * `code` (the server's `code` member, or one of the kit's own codes:
  * `network_error`, `wx_login_failed`, `invalid_response`, `http_error`,
- * `invalid_request`, `invalid_token`), `title`, `detail`, `type`, `instance`,
- * `problem` (the raw problem object), `retryAfter` (seconds, from a
- * `Retry-After` header, or undefined) and `needsReauth` (true when the user
- * must be asked again for open data, see `decrypt`).
+ * `invalid_request`, `invalid_token`, and the phone button's
+ * `phone_quota_exhausted`, `phone_denied`, `phone_failed`), `title`,
+ * `detail`, `type`, `instance`, `problem` (the raw problem object),
+ * `retryAfter` (seconds, from a `Retry-After` header, or undefined),
+ * `needsReauth` (true when the user must be asked again for open data, see
+ * `decrypt`) and `errno` (the getPhoneNumber errno, when WeChat gave one).
  */
 class WxLoginError extends Error {
   /**
@@ -57,6 +64,7 @@ class WxLoginError extends Error {
     this.problem = p
     this.retryAfter = undefined
     this.needsReauth = false
+    this.errno = undefined
   }
 }
 
@@ -118,6 +126,41 @@ function errorFromResponse (res) {
   return err
 }
 
+// The errno of a getPhoneNumber answer when the app's quota of phone number
+// verifications is used up (the user saw WeChat's own notice, if any).
+var ERRNO_PHONE_QUOTA = 1400001
+
+/**
+ * The error for a getPhoneNumber answer without a code: the quota used up,
+ * the user's refusal, or any other failure, each with its own code.
+ */
+function phoneButtonError (detail) {
+  var errMsg = typeof detail.errMsg === 'string' ? detail.errMsg : ''
+  var err
+  if (detail.errno === ERRNO_PHONE_QUOTA) {
+    err = kitError('phone_quota_exhausted', 'Phone number quota used up', errMsg)
+  } else if (/\b(deny|denied|cancel)/i.test(errMsg)) {
+    // "getPhoneNumber:fail user deny" (older clients: "fail:user deny").
+    err = kitError('phone_denied', 'Phone number declined', errMsg)
+  } else {
+    err = kitError('phone_failed', 'getPhoneNumber failed', errMsg || 'no code in the getPhoneNumber answer')
+  }
+  if (typeof detail.errno === 'number') err.errno = detail.errno
+  return err
+}
+
+/** The AppID the mini program runs as, or '' where wx cannot tell. */
+function accountAppID (wxAPI) {
+  if (typeof wxAPI.getAccountInfoSync !== 'function') return ''
+  try {
+    var info = wxAPI.getAccountInfoSync()
+    var id = info && info.miniProgram && info.miniProgram.appId
+    return typeof id === 'string' ? id : ''
+  } catch (e) {
+    return ''
+  }
+}
+
 function isRecord (value) {
   return !!value && typeof value === 'object' &&
     typeof value.token === 'string' && value.token !== '' &&
@@ -130,10 +173,15 @@ function isRecord (value) {
  * @param {object} options
  * @param {string} options.baseURL Base URL of the wxlogin server, e.g.
  *   `https://login.example.com` (a trailing slash is ignored).
- * @param {string} [options.storageKey='wxlogin'] wx storage key of the
- *   stored token record `{token, expiresAt, openid, unionid?, issuedAt}`
- *   (`expiresAt` and `issuedAt` in milliseconds since the epoch, device
- *   clock).
+ * @param {string} [options.appid] The AppID sent with every login; defaults
+ *   to `wx.getAccountInfoSync().miniProgram.appId`. Where neither gives one
+ *   the login names no app, which a server serving one app accepts.
+ * @param {string} [options.storageKey='wxlogin'] Prefix of the wx storage
+ *   key of the stored token record `{token, expiresAt, openid, unionid?,
+ *   issuedAt}` (`expiresAt` and `issuedAt` in milliseconds since the epoch,
+ *   device clock). The key is `<storageKey>:<appid>`, so that a token of one
+ *   app is never used as another's; a record under the bare prefix (stored
+ *   by a kit that did not name the app) is removed, not adopted.
  * @param {object} [options.wx] The `wx` API object; defaults to the global
  *   `wx` (tests pass a fake).
  * @param {number} [options.refreshMarginSeconds=300] `getToken` logs in
@@ -166,7 +214,9 @@ function createAuth (options) {
     }
     tokenOrigins.push(origin)
   }
-  var storageKey = opts.storageKey || DEFAULT_STORAGE_KEY
+  if (opts.appid !== undefined && (typeof opts.appid !== 'string' || opts.appid === '')) {
+    throw new TypeError('createAuth: appid must be a non-empty string such as wx1234567890abcdef')
+  }
   var marginMs = 1000 * (typeof opts.refreshMarginSeconds === 'number'
     ? opts.refreshMarginSeconds
     : DEFAULT_REFRESH_MARGIN_SECONDS)
@@ -175,6 +225,9 @@ function createAuth (options) {
   /* global wx */
   var wxAPI = opts.wx || (typeof wx !== 'undefined' ? wx : null)
   if (!wxAPI) throw new TypeError('createAuth: no wx object (not in a mini program? pass options.wx)')
+  var appid = opts.appid || accountAppID(wxAPI)
+  var storagePrefix = opts.storageKey || DEFAULT_STORAGE_KEY
+  var storageKey = appid ? storagePrefix + ':' + appid : storagePrefix
 
   // The current token record, and whether wx.checkSession has confirmed the
   // WeChat session behind it during this app run.
@@ -221,6 +274,15 @@ function createAuth (options) {
     } catch (e) {
       warn('cannot remove the stored token: ' + errMsgOf(e))
     }
+  }
+
+  // A record under the bare prefix was stored without naming the app: it may
+  // hold another app's token, and one silent login costs less than trusting
+  // it. Best effort: a broken storage is reported where the kit reads it.
+  if (storageKey !== storagePrefix) {
+    try {
+      if (isRecord(wxAPI.getStorageSync(storagePrefix))) wxAPI.removeStorageSync(storagePrefix)
+    } catch (e) { /* see above */ }
   }
 
   /** The current record: memory first, else storage (adopted unchecked). */
@@ -291,6 +353,40 @@ function createAuth (options) {
     return params
   }
 
+  /** Whether a token answer ({token, expires_in}) is usable. */
+  function hasToken (body) {
+    return !!body && typeof body.token === 'string' && body.token !== '' &&
+      typeof body.expires_in === 'number' && body.expires_in > 0
+  }
+
+  /**
+   * Keeps the token of an answer sent at sentAt, unless logout came since
+   * `started`: memory and storage, checked (the server just issued it).
+   */
+  function keepToken (body, sentAt, started, openid, unionid) {
+    // Count the lifetime from before the request: the server issued the
+    // token after that, so expiresAt errs on the early side.
+    var record = {
+      token: body.token,
+      expiresAt: sentAt + body.expires_in * 1000,
+      openid: openid,
+      issuedAt: sentAt
+    }
+    if (unionid) record.unionid = unionid
+    if (started === generation) {
+      current = record
+      currentChecked = true // a session we just created is current
+      writeStorage(record)
+    }
+    return record
+  }
+
+  function forgetToken () {
+    current = null
+    currentChecked = false
+    removeStorage()
+  }
+
   function doLogin () {
     var started = generation
     var sentAt = 0
@@ -301,31 +397,24 @@ function createAuth (options) {
       .then(function (res) {
         if (!res || !res.code) throw kitError('wx_login_failed', 'wx.login failed', 'no code in the wx.login result')
         sentAt = now()
-        return send(buildRequest({ url: '/v1/login', method: 'POST', data: { code: res.code } }))
+        var data = { code: res.code }
+        if (appid) data.appid = appid
+        return send(buildRequest({ url: '/v1/login', method: 'POST', data: data }))
       })
       .then(function (res) {
-        if (res.statusCode < 200 || res.statusCode > 299) throw errorFromResponse(res)
+        if (res.statusCode < 200 || res.statusCode > 299) {
+          var err = errorFromResponse(res)
+          // The server (its claims hook) refused this user: the app must
+          // not go on with a token of that user, and trying again cannot
+          // help, so the kit never retries it.
+          if (err.code === 'login_denied' && started === generation) forgetToken()
+          throw err
+        }
         var body = parseBody(res.data)
-        if (!body || typeof body.token !== 'string' || body.token === '' ||
-            typeof body.expires_in !== 'number' || !(body.expires_in > 0)) {
+        if (!hasToken(body)) {
           throw kitError('invalid_response', 'Invalid login response', 'the login answer has no token or expires_in')
         }
-        // Count the lifetime from before the request: the server issued the
-        // token after that, so expiresAt errs on the early side.
-        var issuedAt = sentAt
-        var record = {
-          token: body.token,
-          expiresAt: issuedAt + body.expires_in * 1000,
-          openid: body.openid,
-          issuedAt: issuedAt
-        }
-        if (body.unionid) record.unionid = body.unionid
-        if (started === generation) {
-          current = record
-          currentChecked = true // a session we just created is current
-          writeStorage(record)
-        }
-        return Object.assign({}, record)
+        return Object.assign({}, keepToken(body, sentAt, started, body.openid, body.unionid))
       })
   }
 
@@ -401,9 +490,7 @@ function createAuth (options) {
     if (current && current.token === token) {
       // Forget the refused token, so that it is not used again even if the
       // login below fails.
-      current = null
-      currentChecked = false
-      removeStorage()
+      forgetToken()
     }
     return (await login()).token
   }
@@ -456,6 +543,8 @@ function createAuth (options) {
     try {
       await login()
     } catch (e) {
+      // Asking the user again cannot help a user the server refuses.
+      if (e && e.code === 'login_denied') throw e
       err.reloginError = e
     }
     throw err
@@ -510,19 +599,43 @@ function createAuth (options) {
   }
 
   /**
-   * Exchanges a getPhoneNumber code: POST /v1/phone.
+   * Exchanges a getPhoneNumber code: POST /v1/phone. The server answers
+   * with a fresh token for the same user (bound to the phone number), which
+   * replaces the current one, so later requests carry it; an answer without
+   * a token (an older server) leaves the current token alone.
    *
-   * @param {string|{code: string, errMsg?: string}} codeOrDetail the
-   *   `e.detail.code` of `<button open-type="getPhoneNumber">`, or `e.detail`.
+   * Given the button's `e.detail` without a code, it rejects without a
+   * request: `phone_quota_exhausted` (errno 1400001: the app's quota of
+   * phone number verifications is used up), `phone_denied` (the user
+   * declined) or `phone_failed` (any other failure), with `errno` and the
+   * errMsg as `detail`.
+   *
+   * @param {string|{code?: string, errMsg?: string, errno?: number}} codeOrDetail
+   *   the `e.detail` of `<button open-type="getPhoneNumber">`, or its code.
    * @returns {Promise<{phoneNumber: string, purePhoneNumber: string, countryCode: string}>}
+   *   the answer without its token fields.
    */
   async function phone (codeOrDetail) {
-    var code = codeOrDetail && typeof codeOrDetail === 'object' ? codeOrDetail.code : codeOrDetail
+    var isDetail = !!codeOrDetail && typeof codeOrDetail === 'object'
+    var code = isDetail ? codeOrDetail.code : codeOrDetail
     if (typeof code !== 'string' || code === '') {
-      var errMsg = codeOrDetail && typeof codeOrDetail === 'object' ? codeOrDetail.errMsg : ''
-      throw kitError('invalid_request', 'No phone number code', errMsg || 'the getPhoneNumber code is required')
+      if (isDetail && (typeof codeOrDetail.errMsg === 'string' || typeof codeOrDetail.errno === 'number')) {
+        throw phoneButtonError(codeOrDetail)
+      }
+      throw kitError('invalid_request', 'No phone number code', 'the getPhoneNumber code is required')
     }
-    return call('POST', '/v1/phone', { code: code })
+    var started = generation
+    var sentAt = now()
+    var body = await call('POST', '/v1/phone', { code: code })
+    var result = Object.assign({}, body)
+    delete result.token
+    delete result.token_type
+    delete result.expires_in
+    if (hasToken(body)) {
+      var before = current || {}
+      keepToken(body, sentAt, started, before.openid, before.unionid)
+    }
+    return result
   }
 
   /**
