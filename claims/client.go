@@ -79,8 +79,9 @@ type Config struct {
 	// when nil.
 	Now func() time.Time
 	// Observe, when set, is told the outcome of every call: "ok",
-	// "denied", "bad_answer", "http_<status>", "timeout", "unavailable"
-	// or "canceled", and how long it took. Metrics hang here.
+	// "denied", "bad_answer", "http_<status>", "timeout", "unavailable",
+	// "canceled" or (a request that does not encode) "bad_request", and
+	// how long it took. Metrics hang here.
 	Observe func(result string, took time.Duration)
 }
 
