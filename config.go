@@ -146,44 +146,51 @@ func loadConfig() (*Config, error) {
 	return &c, nil
 }
 
-// devAppID is the AppID dev mode uses when none is set.
-const devAppID = "wxdevfake000000000"
-
-// settings are the parsed, checked forms of the secret values.
-type settings struct {
-	signer     crypto.Signer
-	alg        string
-	verifyKeys []token.Key
-	sealSecret []byte
-	trusted    []netip.Prefix
+// configure is the configuration in one line of steps: parse the
+// environment, apply the dev defaults when dev mode is on (by
+// WXLOGIN_DEV or the -dev flag), then validate.
+func configure(devFlag bool) (*Config, error) {
+	c, err := loadConfig()
+	if err != nil {
+		return nil, err
+	}
+	if devFlag {
+		c.Dev = true
+	}
+	if c.Dev {
+		if err := c.applyDev(); err != nil {
+			return nil, err
+		}
+	}
+	if err := c.Validate(); err != nil {
+		return nil, err
+	}
+	return c, nil
 }
 
 // Validate checks every variable and reports all problems at once, each
 // naming its variable. Messages never include a secret's value.
-func (c *Config) Validate() (*settings, error) {
+func (c *Config) Validate() error {
 	var problems []string
 	bad := func(name, format string, args ...any) {
 		problems = append(problems, fmt.Sprintf("%s_%s: %s", envPrefix, name, fmt.Sprintf(format, args...)))
 	}
 	missing := func(name string) { bad(name, "required, not set") }
 
-	s := &settings{}
-	if !c.Dev {
-		if c.AppID == "" {
-			missing("APPID")
-		}
-		if c.Secret == "" {
-			missing("SECRET")
-		}
-		if c.Issuer == "" {
-			missing("ISSUER")
-		}
-		if c.SigningKey == "" {
-			missing("SIGNING_KEY")
-		}
-		if c.SessionKeySecret == "" {
-			missing("SESSION_KEY_SECRET")
-		}
+	if c.AppID == "" {
+		missing("APPID")
+	}
+	if c.Secret == "" {
+		missing("SECRET")
+	}
+	if c.Issuer == "" && !c.Dev { // dev mode's issuer is the local URL (see issuerURL)
+		missing("ISSUER")
+	}
+	if c.SigningKey == "" {
+		missing("SIGNING_KEY")
+	}
+	if c.SessionKeySecret == "" {
+		missing("SESSION_KEY_SECRET")
 	}
 	if c.Addr == "" {
 		missing("ADDR")
@@ -194,11 +201,8 @@ func (c *Config) Validate() (*settings, error) {
 			bad("ISSUER", "must be an absolute http(s) URL without query or fragment, such as https://login.example.com")
 		}
 	}
-	if !c.Dev || c.WeChatBaseURL != "" {
-		u, err := url.Parse(c.WeChatBaseURL)
-		if err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" {
-			bad("WECHAT_BASE_URL", "must be an absolute http(s) URL")
-		}
+	if u, err := url.Parse(c.WeChatBaseURL); err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" {
+		bad("WECHAT_BASE_URL", "must be an absolute http(s) URL")
 	}
 	if c.TokenTTL < time.Minute || c.TokenTTL > 168*time.Hour {
 		bad("TOKEN_TTL", "%s is out of range; want 1m to 168h", c.TokenTTL)
@@ -230,37 +234,66 @@ func (c *Config) Validate() (*settings, error) {
 	if c.LogFlushInterval < 0 || c.LogFlushInterval > 10*time.Second {
 		bad("LOG_FLUSH_INTERVAL", "%s is out of range; want 0 (every line at once) to 10s", c.LogFlushInterval)
 	}
-	switch strings.ToLower(c.LogLevel) {
-	case "debug", "info", "warn", "error":
-	default:
+	if _, err := c.logLevel(); err != nil {
 		bad("LOG_LEVEL", "must be debug, info, warn or error")
 	}
 	if c.SigningKey != "" {
-		signer, alg, err := token.ParsePrivateKey([]byte(unescapePEM(string(c.SigningKey))))
-		if err != nil {
+		if _, _, err := c.signer(); err != nil {
 			bad("SIGNING_KEY", "%v", err)
-		} else {
-			s.signer, s.alg = signer, alg
 		}
 	}
-	if c.VerifyKeys != "" {
-		keys, err := token.ParsePublicKeys([]byte(unescapePEM(string(c.VerifyKeys))))
-		if err != nil {
-			bad("VERIFY_KEYS", "%v", err)
-		}
-		s.verifyKeys = keys
+	if _, err := c.verifyKeys(); err != nil {
+		bad("VERIFY_KEYS", "%v", err)
 	}
 	if c.SessionKeySecret != "" {
-		b, err := decodeBase64(string(c.SessionKeySecret))
-		switch {
-		case err != nil:
-			bad("SESSION_KEY_SECRET", "is not valid base64")
-		case len(b) != token.SecretSize:
-			bad("SESSION_KEY_SECRET", "decodes to %d bytes; want %d (run `wxlogin keygen`)", len(b), token.SecretSize)
-		default:
-			s.sealSecret = b
+		if _, err := c.sealSecret(); err != nil {
+			bad("SESSION_KEY_SECRET", "%v", err)
 		}
 	}
+	if _, err := c.trustedProxies(); err != nil {
+		bad("TRUSTED_PROXIES", "%v", err)
+	}
+	if len(problems) > 0 {
+		return errors.New("configuration:\n  " + strings.Join(problems, "\n  "))
+	}
+	return nil
+}
+
+// The parsed forms of the values Validate checks, for wiring.
+
+func (c *Config) logLevel() (slog.Level, error) {
+	var level slog.Level
+	switch strings.ToLower(c.LogLevel) {
+	case "debug", "info", "warn", "error":
+		return level, level.UnmarshalText([]byte(c.LogLevel))
+	}
+	return level, errors.New("unknown level")
+}
+
+func (c *Config) signer() (crypto.Signer, string, error) {
+	return token.ParsePrivateKey([]byte(unescapePEM(string(c.SigningKey))))
+}
+
+func (c *Config) verifyKeys() ([]token.Key, error) {
+	if c.VerifyKeys == "" {
+		return nil, nil
+	}
+	return token.ParsePublicKeys([]byte(unescapePEM(string(c.VerifyKeys))))
+}
+
+func (c *Config) sealSecret() ([]byte, error) {
+	b, err := decodeBase64(string(c.SessionKeySecret))
+	switch {
+	case err != nil:
+		return nil, errors.New("is not valid base64")
+	case len(b) != token.SecretSize:
+		return nil, fmt.Errorf("decodes to %d bytes; want %d (run `wxlogin keygen`)", len(b), token.SecretSize)
+	}
+	return b, nil
+}
+
+func (c *Config) trustedProxies() ([]netip.Prefix, error) {
+	var trusted []netip.Prefix
 	for _, p := range c.TrustedProxies {
 		p = strings.TrimSpace(p)
 		if p == "" {
@@ -270,17 +303,13 @@ func (c *Config) Validate() (*settings, error) {
 		if err != nil {
 			addr, aerr := netip.ParseAddr(p)
 			if aerr != nil {
-				bad("TRUSTED_PROXIES", "%q is not a CIDR or an IP address", p)
-				continue
+				return nil, fmt.Errorf("%q is not a CIDR or an IP address", p)
 			}
 			prefix = netip.PrefixFrom(addr, addr.BitLen())
 		}
-		s.trusted = append(s.trusted, prefix.Masked())
+		trusted = append(trusted, prefix.Masked())
 	}
-	if len(problems) > 0 {
-		return nil, errors.New("configuration:\n  " + strings.Join(problems, "\n  "))
-	}
-	return s, nil
+	return trusted, nil
 }
 
 // unescapePEM accepts a PEM written on one line with literal \n, the only

@@ -106,7 +106,7 @@ func TestConfigMissingVariables(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		_, err = cfg.Validate()
+		err = cfg.Validate()
 		if err == nil || !strings.Contains(err.Error(), name+": required") {
 			t.Errorf("without %s: err = %v", name, err)
 		}
@@ -195,7 +195,7 @@ func TestConfigFileForms(t *testing.T) {
 	if cfg.Secret != testSecret {
 		t.Error("WXLOGIN_SECRET_FILE was not read (or its newline kept)")
 	}
-	if _, err := cfg.Validate(); err != nil {
+	if err := cfg.Validate(); err != nil {
 		t.Fatalf("config from _FILE forms: %v", err)
 	}
 

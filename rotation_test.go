@@ -101,15 +101,11 @@ func (d *deployment) deploy(t *testing.T, env map[string]string) {
 		vars[k] = v
 	}
 	clearEnv(t, vars)
-	cfg, err := loadConfig()
+	cfg, err := configure(false)
 	if err != nil {
 		t.Fatal(err)
 	}
-	set, err := cfg.Validate()
-	if err != nil {
-		t.Fatal(err)
-	}
-	a, err := newApp(cfg, set, slog.New(slog.DiscardHandler), d.Listener.Addr())
+	a, err := newApp(cfg, slog.New(slog.DiscardHandler), d.Listener.Addr())
 	if err != nil {
 		t.Fatal(err)
 	}

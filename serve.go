@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"crypto/rand"
 	"errors"
 	"flag"
 	"fmt"
@@ -10,7 +9,6 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
-	"strings"
 	"time"
 
 	"github.com/kelseyhightower/envconfig"
@@ -20,7 +18,6 @@ import (
 	"github.com/wxlogin/wxlogin/metrics"
 	"github.com/wxlogin/wxlogin/token"
 	"github.com/wxlogin/wxlogin/wechat"
-	"github.com/wxlogin/wxlogin/wechat/wechattest"
 )
 
 // runServe loads the configuration, serves HTTP until ctx ends, then
@@ -48,14 +45,7 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	if fs.NArg() > 0 {
 		return fmt.Errorf("serve: unexpected argument %q", fs.Arg(0))
 	}
-	cfg, err := loadConfig()
-	if err != nil {
-		return err
-	}
-	if *dev {
-		cfg.Dev = true
-	}
-	set, err := cfg.Validate()
+	cfg, err := configure(*dev)
 	if err != nil {
 		return err
 	}
@@ -67,7 +57,10 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		return fmt.Errorf("listen on %s: %w", cfg.Addr, err)
 	}
 	defer ln.Close()
-	a, err := newApp(cfg, set, logger, ln.Addr())
+	if cfg.Dev {
+		logger.Warn(devWarning)
+	}
+	a, err := newApp(cfg, logger, ln.Addr())
 	if err != nil {
 		return err
 	}
@@ -90,7 +83,7 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	logger.Info("listening", "version", version, "addr", ln.Addr().String(), "issuer", a.issuer, "alg", a.alg, "kid", a.kid, "dev", cfg.Dev)
 	fmt.Fprintf(stdout, "wxlogin listening on %s\n", url)
 	if cfg.Dev {
-		fmt.Fprintf(stdout, "\nDevelopment mode. Try:\n  curl -s %s/v1/login -H 'Content-Type: application/json' -d '{\"code\":\"any-code-you-like\"}'\n\n", localURL(ln.Addr()))
+		printDevHint(stdout, ln.Addr())
 	}
 
 	select {
@@ -131,25 +124,11 @@ var connTimeouts = struct{ readHeader, read, idle time.Duration }{
 	idle:       120 * time.Second,
 }
 
-// localURL is the address a person on this machine types into curl.
-func localURL(addr net.Addr) string {
-	_, port, _ := net.SplitHostPort(addr.String())
-	return "http://localhost:" + port
-}
-
-// newLogger logs JSON, or text in dev mode, at the configured level,
-// through a writer that gathers info lines for up to LogFlushInterval.
+// newLogger logs JSON or text at the configured level, through a writer
+// that gathers info lines for up to LogFlushInterval.
 func newLogger(cfg *Config, w io.Writer) (*slog.Logger, *logging.Writer) {
-	var level slog.Level
-	level.UnmarshalText([]byte(strings.ToUpper(cfg.LogLevel)))
-	format := cfg.LogFormat
-	if format == "" {
-		format = "json"
-		if cfg.Dev {
-			format = "text"
-		}
-	}
-	return logging.New(w, logging.Options{Format: format, Level: level, FlushInterval: cfg.LogFlushInterval})
+	level, _ := cfg.logLevel()
+	return logging.New(w, logging.Options{Format: cfg.LogFormat, Level: level, FlushInterval: cfg.LogFlushInterval})
 }
 
 // app is the wired server.
@@ -160,58 +139,44 @@ type app struct {
 	alg, kid  string
 }
 
-// newApp builds every piece from the checked configuration. In dev mode it
-// fills what is missing: a fake WeChat in process, generated keys.
-func newApp(cfg *Config, set *settings, logger *slog.Logger, addr net.Addr) (*app, error) {
-	appID, issuerURL := cfg.AppID, cfg.Issuer
-	httpClient := wechat.NewHTTPClient()
-	baseURL := cfg.WeChatBaseURL
-	secret := string(cfg.Secret)
-
-	if cfg.Dev {
-		logger.Warn("DEVELOPMENT MODE: WeChat is faked in process and keys are generated at start-up; tokens from this server prove nothing. Never run this in production.")
-		if appID == "" {
-			appID = devAppID
-		}
-		if secret == "" {
-			secret = "dev-secret"
-		}
-		if issuerURL == "" {
-			issuerURL = localURL(addr)
-		}
-		fake := wechattest.New(wechattest.Options{AppID: appID, Secret: secret, AllowReuse: true})
-		httpClient = &http.Client{Transport: fake.Transport()}
-		baseURL = "http://wechat.fake"
-		if set.signer == nil {
-			pemKey, err := token.GenerateKey(token.ES256)
-			if err != nil {
-				return nil, err
-			}
-			set.signer, set.alg, _ = token.ParsePrivateKey(pemKey)
-		}
-		if set.sealSecret == nil {
-			set.sealSecret = make([]byte, token.SecretSize)
-			rand.Read(set.sealSecret)
-		}
-	}
+// newApp builds every piece from the validated configuration, which it
+// only reads.
+func newApp(cfg *Config, logger *slog.Logger, addr net.Addr) (*app, error) {
+	issuerURL := cfg.issuerURL(addr)
 	audience := cfg.Audience
 	if audience == "" {
-		audience = appID
+		audience = cfg.AppID
+	}
+	signer, _, err := cfg.signer()
+	if err != nil {
+		return nil, err
+	}
+	verifyKeys, err := cfg.verifyKeys()
+	if err != nil {
+		return nil, err
+	}
+	sealSecret, err := cfg.sealSecret()
+	if err != nil {
+		return nil, err
+	}
+	trusted, err := cfg.trustedProxies()
+	if err != nil {
+		return nil, err
 	}
 
-	sealer, err := token.NewSealer(set.sealSecret)
+	sealer, err := token.NewSealer(sealSecret)
 	if err != nil {
 		return nil, err
 	}
 	iss, err := token.NewIssuer(token.IssuerConfig{
-		Key: set.signer, Issuer: issuerURL, Audience: audience, AppID: appID,
+		Key: signer, Issuer: issuerURL, Audience: audience, AppID: cfg.AppID,
 		TTL: cfg.TokenTTL, Sealer: sealer, Now: cfg.Now,
 	})
 	if err != nil {
 		return nil, err
 	}
 	keys := []token.Key{iss.Key()}
-	for _, k := range set.verifyKeys {
+	for _, k := range verifyKeys {
 		if k.KID != iss.Key().KID {
 			keys = append(keys, k)
 		}
@@ -220,23 +185,24 @@ func newApp(cfg *Config, set *settings, logger *slog.Logger, addr net.Addr) (*ap
 	if err != nil {
 		return nil, err
 	}
-	m := metrics.New(version)
+	m := metrics.New(version, metrics.Labels{LoginOutcomes: handlers.Outcomes(), TokenFailureReasons: token.Reasons()})
+	httpClient := wechat.NewHTTPClient()
+	if cfg.Dev {
+		httpClient = cfg.devHTTPClient()
+	}
 	wx := wechat.New(wechat.Config{
-		BaseURL: baseURL, AppID: appID, Secret: secret,
+		BaseURL: cfg.WeChatBaseURL, AppID: cfg.AppID, Secret: string(cfg.Secret),
 		HTTPClient: httpClient, Timeout: cfg.WeChatTimeout,
 		Observe: m.WeChatCall,
 	})
 	// A resent code is answered again for CodeReuseWindow (see
-	// handlers.CodeDedup); with 0, every request asks WeChat.
-	var login handlers.WeChat = wx
-	if cfg.CodeReuseWindow > 0 {
-		login = handlers.NewCodeDedup(wx, handlers.CodeDedupConfig{
-			Window: cfg.CodeReuseWindow, Now: cfg.Now, OnDuplicate: m.CodeDuplicate,
-		})
-	}
+	// wechat.CodeDedup); with 0, every request asks WeChat.
+	login := wechat.NewCodeDedup(wx, wechat.CodeDedupConfig{
+		Window: cfg.CodeReuseWindow, Now: cfg.Now, OnDuplicate: m.CodeDuplicate,
+	})
 	// The access token for /v1/phone and /v1/session/check: stable_token in
 	// normal mode, cached in process. A central token service plugs in as
-	// this Fetch (see handlers.AccessTokens).
+	// this Fetch (see wechat.AccessTokens).
 	accessTokens := wechat.NewTokenCache(wechat.TokenCacheConfig{
 		Fetch:   func(ctx context.Context) (wechat.AccessToken, error) { return wx.StableAccessToken(ctx, false) },
 		Now:     cfg.Now,
@@ -244,11 +210,11 @@ func newApp(cfg *Config, set *settings, logger *slog.Logger, addr net.Addr) (*ap
 	})
 	ready := &handlers.Readiness{}
 	h, err := handlers.New(handlers.Deps{
-		Logger: logger, AppID: appID, Issuer: issuerURL,
+		Logger: logger, AppID: cfg.AppID, Issuer: issuerURL,
 		WeChat: login, Tokens: iss, Verifier: ver, Keys: keys, Readiness: ready,
-		RateLimit: cfg.RateLimit, TrustedProxies: set.trusted,
+		RateLimit: cfg.RateLimit, TrustedProxies: trusted,
 		Metrics: m, MetricsHandler: m.Handler(),
-		UserAPI: wx, AccessTokens: accessTokens,
+		UserAPI: &wechat.UserAPI{Client: wx, Tokens: accessTokens},
 	})
 	if err != nil {
 		return nil, err

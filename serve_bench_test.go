@@ -20,7 +20,7 @@ import (
 // BenchmarkServeLogin is a whole login through the real server as `run`
 // wires it in production (JSON logs, metrics, duplicate-code cache, rate
 // limit off), over loopback HTTP, against the fake WeChat on loopback:
-// what cmd/wxload measures, in one process so that a CPU profile shows
+// what bench/wxload measures, in one process so that a CPU profile shows
 // where wxlogin's time goes:
 //
 //	go test -run '^$' -bench ServeLogin -cpuprofile cpu.out .

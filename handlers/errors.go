@@ -4,7 +4,9 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"maps"
 	"net/http"
+	"slices"
 	"strconv"
 
 	"github.com/wxlogin/wxlogin/token"
@@ -16,7 +18,7 @@ import (
 const (
 	CodeInvalidRequest       = "invalid_request"
 	CodeInvalidCode          = "invalid_code"
-	CodeInvalidToken         = "invalid_token"
+	CodeInvalidToken         = token.ErrorCode
 	CodeUserBlocked          = "user_blocked"
 	CodeDecryptFailed        = "decrypt_failed"
 	CodePayloadTooLarge      = "payload_too_large"
@@ -46,6 +48,13 @@ var statuses = map[string]int{
 	CodeNotFound:             http.StatusNotFound,
 	CodeMethodNotAllowed:     http.StatusMethodNotAllowed,
 	CodeInternal:             http.StatusInternalServerError,
+}
+
+// Outcomes returns "ok" and every error code of the statuses table,
+// sorted: what a request can be answered with, for metrics to export
+// from start-up.
+func Outcomes() []string {
+	return append([]string{"ok"}, slices.Sorted(maps.Keys(statuses))...)
 }
 
 // Error is a failure with a contract code and a detail that is safe to
@@ -113,34 +122,9 @@ func asError(err error) *Error {
 	case errors.Is(err, wechat.ErrUpstream), errors.Is(err, wechat.ErrAccessToken):
 		return &Error{Code: CodeUpstreamError, Detail: "WeChat answered with an error", Err: err}
 	case errors.Is(err, token.ErrInvalid):
-		return &Error{Code: CodeInvalidToken, Detail: tokenDetail(err), Err: err}
+		return &Error{Code: CodeInvalidToken, Detail: token.ErrorDetail(err), Err: err}
 	default:
 		return &Error{Code: CodeInternal, Detail: "internal error", Err: err}
-	}
-}
-
-// tokenFailureReason names why a bearer token was refused, for metrics:
-// token.Reason for the verifier's errors, and "missing" or "malformed"
-// for a request without a usable Authorization header.
-func tokenFailureReason(e *Error) string {
-	switch {
-	case errors.Is(e.Err, token.ErrInvalid):
-		return token.Reason(e.Err)
-	case errors.Is(e.Err, errNoToken):
-		return "missing"
-	default:
-		return "malformed"
-	}
-}
-
-func tokenDetail(err error) string {
-	switch {
-	case errors.Is(err, token.ErrExpired):
-		return "the token has expired; log in again"
-	case errors.Is(err, token.ErrNotYetValid):
-		return "the token is not valid yet"
-	default:
-		return "the token is not valid"
 	}
 }
 
@@ -155,7 +139,7 @@ func (s *server) writeError(w http.ResponseWriter, r *http.Request, err error) {
 	reqID := requestID(r.Context())
 	setOutcome(r.Context(), e.Code)
 	if e.Code == CodeInvalidToken {
-		s.Metrics.TokenRejected(tokenFailureReason(e))
+		s.Metrics.TokenRejected(token.Reason(e.Err))
 	}
 
 	switch {
@@ -170,11 +154,7 @@ func (s *server) writeError(w http.ResponseWriter, r *http.Request, err error) {
 	h.Set("Content-Type", "application/problem+json")
 	h.Set("Cache-Control", "no-store")
 	if e.Code == CodeInvalidToken {
-		if errors.Is(e.Err, errNoToken) {
-			h.Set("WWW-Authenticate", `Bearer realm="wxlogin"`)
-		} else {
-			h.Set("WWW-Authenticate", `Bearer realm="wxlogin", error="invalid_token"`)
-		}
+		h.Set("WWW-Authenticate", token.Challenge(e.Err))
 	}
 	if e.RetryAfter > 0 {
 		h.Set("Retry-After", strconv.Itoa(e.RetryAfter))

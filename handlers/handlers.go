@@ -17,9 +17,18 @@ import (
 	"github.com/wxlogin/wxlogin/wechat"
 )
 
-// WeChat is what the handlers need from WeChat's APIs.
+// WeChat is what POST /v1/login needs from WeChat: the code exchange
+// (*wechat.Client, or a *wechat.CodeDedup wrapping one).
 type WeChat interface {
 	Code2Session(ctx context.Context, code string) (wechat.Session, error)
+}
+
+// UserAPI is what /v1/phone and /v1/session/check need from WeChat: calls
+// made with the app's access token on a user's behalf (*wechat.UserAPI,
+// which fetches and retries the access token).
+type UserAPI interface {
+	GetPhoneNumber(ctx context.Context, code string) (wechat.PhoneNumber, error)
+	CheckSession(ctx context.Context, openid, sessionKey string) (bool, error)
 }
 
 // Issuer signs tokens and opens the session_key sealed in one.
@@ -46,10 +55,9 @@ type Deps struct {
 	Keys      []token.Key // every published verification key
 	Readiness *Readiness  // flips /readyz during shutdown; nil means always ready
 
-	// UserAPI and AccessTokens serve /v1/phone and /v1/session/check;
-	// without them those answer internal_error.
-	UserAPI      UserAPI      // WeChat calls made with the access token
-	AccessTokens AccessTokens // the app's access token, cached
+	// UserAPI serves /v1/phone and /v1/session/check; without it those
+	// answer internal_error.
+	UserAPI UserAPI
 
 	// RateLimit is how many POST /v1/login a client IP may make per
 	// minute; 0 turns the limit off.

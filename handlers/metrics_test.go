@@ -7,17 +7,19 @@ import (
 
 	"github.com/wxlogin/wxlogin/handlers"
 	"github.com/wxlogin/wxlogin/metrics"
+	"github.com/wxlogin/wxlogin/token"
+	"github.com/wxlogin/wxlogin/wechat"
 	"github.com/wxlogin/wxlogin/wechat/wechattest"
 )
 
 // The metrics count what the server did, as GET /metrics shows them.
 func TestMetricsEndpoint(t *testing.T) {
-	m := metrics.New("test-version")
+	m := metrics.New("test-version", metrics.Labels{LoginOutcomes: handlers.Outcomes(), TokenFailureReasons: token.Reasons()})
 	ts := newTestServer(t, testOptions{
 		observe: m.WeChatCall,
 		deps: func(d *handlers.Deps) {
 			d.Metrics, d.MetricsHandler, d.RateLimit = m, m.Handler(), 3
-			d.WeChat = handlers.NewCodeDedup(d.WeChat, handlers.CodeDedupConfig{Window: time.Minute, OnDuplicate: m.CodeDuplicate})
+			d.WeChat = wechat.NewCodeDedup(d.WeChat, wechat.CodeDedupConfig{Window: time.Minute, OnDuplicate: m.CodeDuplicate})
 		},
 	})
 	code := ts.wx.Code("olga")

@@ -85,7 +85,7 @@ func newODEnv(t *testing.T, o odOptions) *odEnv {
 	h, err := handlers.New(handlers.Deps{
 		Logger: slog.New(slog.NewJSONHandler(captureLogs(logs), nil)),
 		AppID:  o.appID, Issuer: odIssuer, WeChat: client, Tokens: iss, Verifier: ver,
-		Keys: []token.Key{iss.Key()}, UserAPI: client, AccessTokens: cache,
+		Keys: []token.Key{iss.Key()}, UserAPI: &wechat.UserAPI{Client: client, Tokens: cache},
 	})
 	if err != nil {
 		t.Fatal(err)

@@ -17,8 +17,11 @@ type phoneResponse struct {
 	CountryCode     string `json:"countryCode"`
 }
 
+// errNoUserAPI answers the routes that need Deps.UserAPI when it is nil.
+var errNoUserAPI = errorf(CodeInternal, "this server is not configured to call WeChat on a user's behalf")
+
 // handlePhone exchanges the code of a getPhoneNumber button for the
-// user's phone number, with the app's access token.
+// user's phone number.
 func (s *server) handlePhone() http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
 		if _, err := s.bearer(r); err != nil {
@@ -34,11 +37,11 @@ func (s *server) handlePhone() http.HandlerFunc {
 			s.writeError(w, r, err)
 			return
 		}
-		var p wechat.PhoneNumber
-		err := s.withAccessToken(r.Context(), func(accessToken string) (err error) {
-			p, err = s.UserAPI.GetPhoneNumber(r.Context(), accessToken, req.Code)
-			return err
-		})
+		if s.UserAPI == nil {
+			s.writeError(w, r, errNoUserAPI)
+			return
+		}
+		p, err := s.UserAPI.GetPhoneNumber(r.Context(), req.Code)
 		if errors.Is(err, wechat.ErrInvalidCode) {
 			err = &Error{Code: CodeInvalidCode, Err: err,
 				Detail: "WeChat says the phone-number code is invalid, expired (it lives 5 minutes) or already used; ask the user to tap the phone-number button again"}

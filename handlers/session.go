@@ -1,29 +1,20 @@
 package handlers
 
 import (
-	"errors"
 	"net/http"
-	"strings"
 	"time"
 
 	"github.com/wxlogin/wxlogin/token"
 )
 
-// errNoToken marks a request without credentials: RFC 6750 says its
-// WWW-Authenticate carries no error attribute.
-var errNoToken = errors.New("no bearer token")
-
-// bearer verifies the request's Authorization: Bearer token.
+// bearer verifies the request's Authorization: Bearer token (the
+// contract is token's: BearerToken, ErrorDetail, Challenge).
 func (s *server) bearer(r *http.Request) (*token.Claims, error) {
-	h := r.Header.Get("Authorization")
-	if h == "" {
-		return nil, &Error{Code: CodeInvalidToken, Detail: "missing Authorization: Bearer token", Err: errNoToken}
+	tok, err := token.BearerToken(r)
+	if err != nil {
+		return nil, err
 	}
-	scheme, tok, ok := strings.Cut(h, " ")
-	if !ok || !strings.EqualFold(scheme, "Bearer") || strings.TrimSpace(tok) == "" {
-		return nil, errorf(CodeInvalidToken, "the Authorization header must be \"Bearer <token>\"")
-	}
-	return s.Verifier.Verify(strings.TrimSpace(tok))
+	return s.Verifier.Verify(tok)
 }
 
 type sessionResponse struct {

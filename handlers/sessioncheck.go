@@ -17,17 +17,17 @@ func (s *server) handleSessionCheck() http.HandlerFunc {
 			s.writeError(w, r, err)
 			return
 		}
+		if s.UserAPI == nil {
+			s.writeError(w, r, errNoUserAPI)
+			return
+		}
 		sk, err := s.Tokens.OpenSessionKey(c)
 		if err != nil {
 			s.log.InfoContext(r.Context(), "session check: the token's session key does not open", "err", err)
 			writeJSON(w, sessionCheckResponse{Valid: false})
 			return
 		}
-		var valid bool
-		err = s.withAccessToken(r.Context(), func(accessToken string) (err error) {
-			valid, err = s.UserAPI.CheckSession(r.Context(), accessToken, c.Subject, sk)
-			return err
-		})
+		valid, err := s.UserAPI.CheckSession(r.Context(), c.Subject, sk)
 		if err != nil {
 			s.writeError(w, r, err)
 			return

@@ -6,8 +6,12 @@
 // The methods are the hooks the rest of the server reports through: the
 // WeChat client's Observe (WeChatCall), the HTTP layer (Request, Login,
 // TokenIssued, TokenRejected) and the login-code deduplication
-// (CodeDuplicate). All are safe for concurrent use and cheap enough for the
-// login path.
+// (CodeDuplicate). All are safe for concurrent use.
+//
+// The label values known in advance come from their source tables, given
+// to New (the HTTP layer's error codes, token.Reasons), and are exported
+// at zero from start-up, so that rate() and alerts work before the first
+// failure.
 package metrics
 
 import (
@@ -15,7 +19,6 @@ import (
 	"runtime"
 	"strconv"
 	"sync"
-	"sync/atomic"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -43,51 +46,21 @@ type Metrics struct {
 	codeDuplicates *prometheus.CounterVec
 
 	outcomes, results, reasons *bounded
-
-	// The children the hot path counts into, looked up once: prometheus's
-	// WithLabelValues hashes the values and takes a lock on every call.
-	loginChildren     map[string]prometheus.Counter // by outcome, LoginOutcomes
-	rejectChildren    map[string]prometheus.Counter // by reason, TokenFailureReasons
-	duplicateChildren map[string]prometheus.Counter // by kind
-	requestChildren   children[requestKey, series]
-	wechatChildren    children[wechatKey, series]
 }
 
-// requestKey names the series of one route and status.
-type requestKey struct {
-	route  string
-	status int
-}
-
-// wechatKey names the series of one WeChat API and result.
-type wechatKey struct{ api, result string }
-
-// series are the children one request or WeChat call counts into: its
-// counter and its duration histogram.
-type series struct {
-	count prometheus.Counter
-	took  prometheus.Observer
-}
-
-// LoginOutcomes are the outcomes of POST /v1/login that are exported at
-// zero from start-up, so that rate() and alerts work before the first
-// failure: "ok" and every error code the login can answer with.
-var LoginOutcomes = []string{
-	"ok", "invalid_request", "invalid_code", "user_blocked", "payload_too_large",
-	"unsupported_media_type", "rate_limited", "upstream_error", "upstream_unavailable",
-	"upstream_timeout", "internal_error",
-}
-
-// TokenFailureReasons are the reasons a bearer token is refused (see
-// token.Reason), exported at zero from start-up.
-var TokenFailureReasons = []string{
-	"missing", "malformed", "unknown_key", "signature", "expired", "not_yet_valid",
-	"issuer", "audience", "other",
+// Labels are the label values known in advance, exported at zero.
+type Labels struct {
+	// LoginOutcomes are "ok" and every error code a login can answer with.
+	LoginOutcomes []string
+	// TokenFailureReasons are the reasons a bearer token is refused
+	// (token.Reasons).
+	TokenFailureReasons []string
 }
 
 // New returns the metrics of one server, registered with the Go runtime
-// and process collectors and wxlogin_build_info for version.
-func New(version string) *Metrics {
+// and process collectors and wxlogin_build_info for version, with the
+// known label values of labels at zero.
+func New(version string, labels Labels) *Metrics {
 	m := &Metrics{
 		reg: prometheus.NewRegistry(),
 		logins: prometheus.NewCounterVec(prometheus.CounterOpts{
@@ -141,37 +114,16 @@ func New(version string) *Metrics {
 		collectors.NewGoCollector(),
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
 	)
-	m.loginChildren = curry(m.logins, LoginOutcomes, m.outcomes.value)
-	m.rejectChildren = curry(m.tokenFailures, TokenFailureReasons, m.reasons.value)
-	m.duplicateChildren = curry(m.codeDuplicates, []string{"in_flight", "replayed"}, nil)
-	m.requestChildren.make = func(k requestKey) series {
-		return series{
-			count: m.httpRequests.WithLabelValues(k.route, strconv.Itoa(k.status)),
-			took:  m.httpDuration.WithLabelValues(k.route),
-		}
+	for _, v := range labels.LoginOutcomes {
+		m.logins.WithLabelValues(m.outcomes.value(v))
 	}
-	m.wechatChildren.make = func(k wechatKey) series {
-		return series{
-			count: m.wechatRequests.WithLabelValues(k.api, m.results.value(k.result)),
-			took:  m.wechatDuration.WithLabelValues(k.api),
-		}
+	for _, v := range labels.TokenFailureReasons {
+		m.tokenFailures.WithLabelValues(m.reasons.value(v))
+	}
+	for _, v := range []string{"in_flight", "replayed"} {
+		m.codeDuplicates.WithLabelValues(v)
 	}
 	return m
-}
-
-// curry creates the child of vec for each value, so that it is exported
-// at zero from start-up, and returns them by value. admit, when not nil,
-// enters each value into the label's bounded set.
-func curry(vec *prometheus.CounterVec, values []string, admit func(string) string) map[string]prometheus.Counter {
-	cs := make(map[string]prometheus.Counter, len(values))
-	for _, v := range values {
-		label := v
-		if admit != nil {
-			label = admit(v)
-		}
-		cs[v] = vec.WithLabelValues(label)
-	}
-	return cs
 }
 
 // Registry returns the registry every metric is on, for tests and for
@@ -186,17 +138,12 @@ func (m *Metrics) Handler() http.Handler {
 // WeChatCall counts one call to WeChat and its latency. Its signature is
 // that of wechat.Config.Observe.
 func (m *Metrics) WeChatCall(api, result string, took time.Duration) {
-	s := m.wechatChildren.get(wechatKey{api, result})
-	s.count.Inc()
-	s.took.Observe(took.Seconds())
+	m.wechatRequests.WithLabelValues(api, m.results.value(result)).Inc()
+	m.wechatDuration.WithLabelValues(api).Observe(took.Seconds())
 }
 
 // Login counts one POST /v1/login by outcome: "ok" or the error code.
 func (m *Metrics) Login(outcome string) {
-	if c, ok := m.loginChildren[outcome]; ok {
-		c.Inc()
-		return
-	}
 	m.logins.WithLabelValues(m.outcomes.value(outcome)).Inc()
 }
 
@@ -205,57 +152,22 @@ func (m *Metrics) TokenIssued() { m.tokensIssued.Inc() }
 
 // TokenRejected counts one refused bearer token by reason (token.Reason).
 func (m *Metrics) TokenRejected(reason string) {
-	if c, ok := m.rejectChildren[reason]; ok {
-		c.Inc()
-		return
-	}
 	m.tokenFailures.WithLabelValues(m.reasons.value(reason)).Inc()
 }
 
 // Request counts one HTTP request by route pattern and status, and its
-// duration.
+// duration. Route patterns come from the one routes table, so they are
+// bounded.
 func (m *Metrics) Request(route string, status int, took time.Duration) {
-	s := m.requestChildren.get(requestKey{route, status})
-	s.count.Inc()
-	s.took.Observe(took.Seconds())
+	m.httpRequests.WithLabelValues(route, strconv.Itoa(status)).Inc()
+	m.httpDuration.WithLabelValues(route).Observe(took.Seconds())
 }
 
 // CodeDuplicate counts one login answered without a WeChat call: kind is
 // "in_flight" (it shared a concurrent call) or "replayed" (a recent answer
 // for the same code was reused).
 func (m *Metrics) CodeDuplicate(kind string) {
-	if c, ok := m.duplicateChildren[kind]; ok {
-		c.Inc()
-		return
-	}
 	m.codeDuplicates.WithLabelValues(kind).Inc()
-}
-
-// maxChildren bounds how many label combinations a children cache keeps;
-// beyond it, make is called every time (the series themselves are bounded
-// by the label values admitted, not by this cache).
-const maxChildren = 256
-
-// children caches the result of make for each key, so that the hot path
-// finds its series with one lock-free map read instead of hashing label
-// values under prometheus's lock. The zero value, with make set, is ready.
-type children[K comparable, V any] struct {
-	make func(K) V
-	m    sync.Map // K → V
-	n    atomic.Int32
-}
-
-func (c *children[K, V]) get(k K) V {
-	if v, ok := c.m.Load(k); ok {
-		return v.(V)
-	}
-	v := c.make(k)
-	if c.n.Load() < maxChildren {
-		if _, loaded := c.m.LoadOrStore(k, v); !loaded {
-			c.n.Add(1)
-		}
-	}
-	return v
 }
 
 // bounded admits at most maxLabelValues distinct label values; later ones

@@ -11,7 +11,9 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/wxlogin/wxlogin/handlers"
 	"github.com/wxlogin/wxlogin/metrics"
+	"github.com/wxlogin/wxlogin/token"
 )
 
 func scrape(t *testing.T, m *metrics.Metrics) string {
@@ -26,7 +28,7 @@ func scrape(t *testing.T, m *metrics.Metrics) string {
 }
 
 func TestMetricsExposition(t *testing.T) {
-	m := metrics.New("v1.2.3")
+	m := metrics.New("v1.2.3", labels)
 	m.Login("ok")
 	m.Login("invalid_code")
 	m.TokenIssued()
@@ -64,7 +66,7 @@ func TestMetricsExposition(t *testing.T) {
 // Two servers in one process each have their own registry, and the
 // global default registry is untouched.
 func TestMetricsHaveOwnRegistry(t *testing.T) {
-	a, b := metrics.New("a"), metrics.New("b")
+	a, b := metrics.New("a", labels), metrics.New("b", labels)
 	a.TokenIssued()
 	if out := scrape(t, b); !strings.Contains(out, "wxlogin_tokens_issued_total 0") {
 		t.Error("a token issued by one server shows in the other's metrics")
@@ -83,7 +85,7 @@ func TestMetricsHaveOwnRegistry(t *testing.T) {
 // WeChat's errcodes come from outside: however many distinct ones it
 // sends, the number of series stays bounded.
 func TestMetricsLabelCardinalityBounded(t *testing.T) {
-	m := metrics.New("x")
+	m := metrics.New("x", labels)
 	for i := range 1000 {
 		m.WeChatCall("/sns/jscode2session", "errcode_"+strconv.Itoa(50000+i), time.Millisecond)
 	}
@@ -95,3 +97,7 @@ func TestMetricsLabelCardinalityBounded(t *testing.T) {
 		t.Error(`overflowing results are not counted as "other"`)
 	}
 }
+
+// labels are the label values wxlogin knows in advance, from their source
+// tables.
+var labels = metrics.Labels{LoginOutcomes: handlers.Outcomes(), TokenFailureReasons: token.Reasons()}

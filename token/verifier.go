@@ -31,22 +31,34 @@ var (
 	ErrAudience    = errors.New("token: wrong audience")
 )
 
+// reasons names each reason a token is refused, for Reason and Reasons.
+var reasons = []struct {
+	err  error
+	name string
+}{
+	{ErrMissing, "missing"}, {ErrMalformed, "malformed"}, {ErrUnknownKey, "unknown_key"},
+	{ErrSignature, "signature"}, {ErrExpired, "expired"}, {ErrNotYetValid, "not_yet_valid"},
+	{ErrIssuer, "issuer"}, {ErrAudience, "audience"},
+}
+
 // Reason returns a short name for why err refused a token ("expired",
 // "signature", …), for metrics and logs; "other" when it cannot tell.
 func Reason(err error) string {
-	for _, r := range []struct {
-		err  error
-		name string
-	}{
-		{ErrMissing, "missing"}, {ErrMalformed, "malformed"}, {ErrUnknownKey, "unknown_key"},
-		{ErrSignature, "signature"}, {ErrExpired, "expired"}, {ErrNotYetValid, "not_yet_valid"},
-		{ErrIssuer, "issuer"}, {ErrAudience, "audience"},
-	} {
+	for _, r := range reasons {
 		if errors.Is(err, r.err) {
 			return r.name
 		}
 	}
 	return "other"
+}
+
+// Reasons returns every name Reason can return, "other" last.
+func Reasons() []string {
+	names := make([]string, 0, len(reasons)+1)
+	for _, r := range reasons {
+		names = append(names, r.name)
+	}
+	return append(names, "other")
 }
 
 // VerifierConfig holds what a Verifier checks. Set exactly one of Keys

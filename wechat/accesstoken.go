@@ -203,3 +203,69 @@ func (tc *TokenCache) Invalidate(failed string) {
 		tc.refreshAt, tc.expiresAt = time.Time{}, time.Time{}
 	}
 }
+
+// AccessTokens hands out the app's access token. *TokenCache implements
+// it over /cgi-bin/stable_token, which is safe with any number of
+// replicas.
+//
+// A deployment whose access tokens come from a central token service
+// plugs that service in here, in one of two ways: give NewTokenCache a
+// Fetch function that asks the service (keeping the in-process cache and
+// the shared fetch), or implement this interface directly. Either way
+// Token must not force WeChat to refresh, and Invalidate(failed) must
+// forget failed only if it is still the token being handed out, then let
+// the next Token call get a fresh one.
+type AccessTokens interface {
+	// Token returns a valid access token.
+	Token(ctx context.Context) (string, error)
+	// Invalidate reports that WeChat refused failed (40001, 40014, 42001).
+	Invalidate(failed string)
+}
+
+// UserAPI makes the calls that take the app's access token on a user's
+// behalf, with the token from Tokens. It is safe for concurrent use.
+type UserAPI struct {
+	Client *Client
+	Tokens AccessTokens
+}
+
+// GetPhoneNumber is Client.GetPhoneNumber with the app's access token
+// (see withAccessToken).
+func (u *UserAPI) GetPhoneNumber(ctx context.Context, code string) (p PhoneNumber, err error) {
+	err = u.withAccessToken(ctx, func(accessToken string) error {
+		p, err = u.Client.GetPhoneNumber(ctx, accessToken, code)
+		return err
+	})
+	return p, err
+}
+
+// CheckSession is Client.CheckSession with the app's access token (see
+// withAccessToken).
+func (u *UserAPI) CheckSession(ctx context.Context, openid, sessionKey string) (valid bool, err error) {
+	err = u.withAccessToken(ctx, func(accessToken string) error {
+		valid, err = u.Client.CheckSession(ctx, accessToken, openid, sessionKey)
+		return err
+	})
+	return valid, err
+}
+
+// withAccessToken runs call with an access token. When WeChat refuses the
+// token, it drops that token (only if no one has replaced it yet), gets a
+// fresh one and runs call once more: one refetch and one retry at most.
+// WeChat checks the token before anything else, so the first attempt has
+// spent nothing (a phone code stays valid for the retry).
+func (u *UserAPI) withAccessToken(ctx context.Context, call func(accessToken string) error) error {
+	tok, err := u.Tokens.Token(ctx)
+	if err != nil {
+		return err
+	}
+	err = call(tok)
+	if !errors.Is(err, ErrAccessToken) {
+		return err
+	}
+	u.Tokens.Invalidate(tok)
+	if tok, err = u.Tokens.Token(ctx); err != nil {
+		return err
+	}
+	return call(tok)
+}

@@ -5,7 +5,9 @@
 // deadline, and turns WeChat's errcode into a typed error (see the Err…
 // sentinels and APIError).
 //
-// Beside the client: TokenCache keeps the app's access token in process,
+// Beside the client: CodeDedup shares and replays the exchange of a
+// resent login code, TokenCache keeps the app's access token in process,
+// UserAPI makes the calls that need it (refetching a refused token once),
 // and DecryptOpenData checks and decrypts the open data a mini program
 // receives, with the user's session_key.
 package wechat
@@ -99,6 +101,9 @@ func New(cfg Config) *Client {
 // AppID returns the AppID the client calls WeChat with.
 func (c *Client) AppID() string { return c.appID }
 
+// apiCode2Session is the path of the code exchange.
+const apiCode2Session = "/sns/jscode2session"
+
 // Session is a successful jscode2session answer.
 type Session struct {
 	OpenID     string
@@ -126,12 +131,11 @@ func (c *Client) Code2Session(ctx context.Context, code string) (Session, error)
 		SessionKey string `json:"session_key"`
 		UnionID    string `json:"unionid"`
 	}
-	const api = "/sns/jscode2session"
-	if err := c.call(ctx, http.MethodGet, api, q, nil, &out); err != nil {
+	if err := c.call(ctx, http.MethodGet, apiCode2Session, q, nil, &out); err != nil {
 		return Session{}, err
 	}
 	if out.OpenID == "" || out.SessionKey == "" {
-		return Session{}, fmt.Errorf("%w: %s answer without openid or session_key", ErrUpstream, api)
+		return Session{}, fmt.Errorf("%w: %s answer without openid or session_key", ErrUpstream, apiCode2Session)
 	}
 	return Session{OpenID: out.OpenID, SessionKey: out.SessionKey, UnionID: out.UnionID}, nil
 }

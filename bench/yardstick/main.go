@@ -7,7 +7,7 @@
 // problem documents: whatever wxlogin costs beyond this is the price of
 // those.
 //
-// It reads the same variables as wxlogin, so that cmd/wxload can start
+// It reads the same variables as wxlogin, so that bench/wxload can start
 // both with one environment: WXLOGIN_ADDR, WXLOGIN_APPID, WXLOGIN_SECRET,
 // WXLOGIN_WECHAT_BASE_URL, WXLOGIN_ISSUER, WXLOGIN_SIGNING_KEY (an EC
 // P-256 PEM, one line with \n escapes allowed) and

@@ -19,9 +19,9 @@
 // goroutines, threads and open files every -interval, to show they stay
 // flat.
 //
-//	go run ./cmd/wxload                          # both targets, 10s each
-//	go run ./cmd/wxload -c 16 -d 30s -rounds 3   # a steadier comparison
-//	go run ./cmd/wxload -soak -d 10m -rate 500 -interval 30s
+//	go run ./bench/wxload                          # both targets, 10s each
+//	go run ./bench/wxload -c 16 -d 30s -rounds 3   # a steadier comparison
+//	go run ./bench/wxload -soak -d 10m -rate 500 -interval 30s
 //
 // All traffic stays on the loopback interface. Every loop is bounded in
 // count and time, and the tool stops by itself.

@@ -5,14 +5,15 @@ import (
 	"testing"
 	"time"
 
+	"github.com/wxlogin/wxlogin/handlers"
 	"github.com/wxlogin/wxlogin/metrics"
+	"github.com/wxlogin/wxlogin/token"
 )
 
-// The hot-path methods count into cached children: repeated calls add up
-// in the same series, and past the cache's bound every call is still
-// counted, in its own series.
-func TestMetricsCachedChildren(t *testing.T) {
-	m := metrics.New("x")
+// Repeated calls add up in the same series, and each of many label
+// combinations is counted in its own series.
+func TestMetricsSeriesAddUp(t *testing.T) {
+	m := metrics.New("x", labels)
 	for range 3 {
 		m.Request("/v1/login", 200, time.Millisecond)
 		m.WeChatCall("/sns/jscode2session", "ok", time.Millisecond)
@@ -21,7 +22,7 @@ func TestMetricsCachedChildren(t *testing.T) {
 		m.TokenRejected("expired")
 		m.CodeDuplicate("in_flight")
 	}
-	for status := 100; status < 700; status++ { // more keys than the cache holds
+	for status := 100; status < 700; status++ {
 		m.Request("/v1/session", status, time.Millisecond)
 		m.Request("/v1/session", status, time.Millisecond)
 	}
@@ -43,5 +44,21 @@ func TestMetricsCachedChildren(t *testing.T) {
 	}
 	if n := strings.Count(out, `wxlogin_http_requests_total{code=`); n != 601 {
 		t.Errorf("%d request series, want 601", n)
+	}
+}
+
+// Every outcome and refusal reason of the source tables is exported at
+// zero from start-up: a new error code or reason needs no edit here.
+func TestMetricsLabelsFromSourceTables(t *testing.T) {
+	out := scrape(t, metrics.New("x", labels))
+	for _, o := range handlers.Outcomes() {
+		if want := `wxlogin_logins_total{outcome="` + o + `"} 0`; !strings.Contains(out, want) {
+			t.Errorf("scrape lacks %s", want)
+		}
+	}
+	for _, r := range token.Reasons() {
+		if want := `wxlogin_token_verification_failures_total{reason="` + r + `"} 0`; !strings.Contains(out, want) {
+			t.Errorf("scrape lacks %s", want)
+		}
 	}
 }
