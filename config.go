@@ -49,17 +49,27 @@ type Config struct {
 	// Addr is the listen address.
 	Addr string `envconfig:"ADDR" default:":8080" desc:"listen address"`
 	// AppID is the mini program's AppID.
-	AppID string `envconfig:"APPID" desc:"the mini program's AppID (required, not in dev mode)"`
+	AppID string `envconfig:"APPID" desc:"the mini program's AppID (one app is required, here or in WXLOGIN_APPS; not in dev mode)"`
 	// Secret is the mini program's AppSecret.
-	Secret Secret `envconfig:"SECRET" desc:"the mini program's AppSecret (required, not in dev mode)"`
+	Secret Secret `envconfig:"SECRET" desc:"the mini program's AppSecret (required with WXLOGIN_APPID)"`
 	// SecretFile names a file holding Secret.
 	SecretFile string `envconfig:"SECRET_FILE" desc:"file holding WXLOGIN_SECRET"`
+	// Apps are more mini programs served by this deployment, beside
+	// AppID's: appid:secret pairs.
+	Apps Secret `envconfig:"APPS" desc:"more mini programs (or mini games) served: comma-separated appid:secret pairs"`
+	// AppsFile names a file holding Apps.
+	AppsFile string `envconfig:"APPS_FILE" desc:"file holding WXLOGIN_APPS (pairs separated by commas or newlines)"`
 	// WeChatBaseURL is WeChat's API origin; tests point it at a fake.
 	WeChatBaseURL string `envconfig:"WECHAT_BASE_URL" default:"https://api.weixin.qq.com" desc:"WeChat API base URL"`
 	// Issuer is the iss claim and the base URL of the discovery document.
 	Issuer string `envconfig:"ISSUER" desc:"iss claim and base URL of the discovery document (required; dev: http://localhost:<port>)"`
-	// Audience is the aud claim; the AppID when empty.
-	Audience string `envconfig:"AUDIENCE" desc:"aud claim (default: the AppID)"`
+	// Audience is the aud claim of every app without its own in
+	// Audiences; each app's AppID when empty.
+	Audience string `envconfig:"AUDIENCE" desc:"aud claim of every app without its own in WXLOGIN_AUDIENCES (default: the app's AppID)"`
+	// Audiences are per-app aud claims: appid:audience pairs.
+	Audiences string `envconfig:"AUDIENCES" desc:"per-app aud claims: comma-separated appid:audience pairs"`
+	// Subject is what sub is: openid, or unionid.
+	Subject string `envconfig:"SUBJECT" default:"openid" desc:"what sub is: openid, or unionid (the user across every app bound to one WeChat Open Platform account)"`
 	// TokenTTL is the token lifetime.
 	TokenTTL time.Duration `envconfig:"TOKEN_TTL" default:"2h" desc:"token lifetime, Go duration, 1m to 168h"`
 	// SigningKey is the PEM private key that signs tokens.
@@ -122,6 +132,7 @@ func loadConfig() (*Config, error) {
 		dst  *Secret
 	}{
 		{"SECRET", c.SecretFile, &c.Secret},
+		{"APPS", c.AppsFile, &c.Apps},
 		{"SIGNING_KEY", c.SigningKeyFile, &c.SigningKey},
 		{"VERIFY_KEYS", c.VerifyKeysFile, &c.VerifyKeys},
 		{"SESSION_KEY_SECRET", c.SessionKeySecretFile, &c.SessionKeySecret},
@@ -177,11 +188,20 @@ func (c *Config) Validate() error {
 	}
 	missing := func(name string) { bad(name, "required, not set") }
 
-	if c.AppID == "" {
-		missing("APPID")
-	}
-	if c.Secret == "" {
+	switch {
+	case c.AppID != "" && c.Secret == "":
 		missing("SECRET")
+	case c.AppID == "" && c.Secret != "":
+		bad("APPID", "required with WXLOGIN_SECRET, not set")
+	case c.AppID == "" && c.Apps == "":
+		bad("APPID", "required, not set (or list the apps in WXLOGIN_APPS)")
+		bad("SECRET", "required, not set (or list the apps in WXLOGIN_APPS)")
+	}
+	resolveApps(c.appsVars(), bad)
+	switch c.Subject {
+	case token.SubjectOpenID, token.SubjectUnionID:
+	default:
+		bad("SUBJECT", "must be openid or unionid")
 	}
 	if c.Issuer == "" && !c.Dev { // dev mode's issuer is the local URL (see issuerURL)
 		missing("ISSUER")
@@ -260,6 +280,15 @@ func (c *Config) Validate() error {
 }
 
 // The parsed forms of the values Validate checks, for wiring.
+
+func (c *Config) appsVars() appsVars {
+	return appsVars{AppID: c.AppID, Secret: string(c.Secret), Apps: string(c.Apps), Audiences: c.Audiences, Audience: c.Audience}
+}
+
+// apps are every app served (see resolveApps).
+func (c *Config) apps() []appConfig {
+	return resolveApps(c.appsVars(), func(string, string, ...any) {})
+}
 
 func (c *Config) logLevel() (slog.Level, error) {
 	var level slog.Level

@@ -25,13 +25,14 @@ const devWeChatURL = "http://wechat.fake"
 const devWarning = "DEVELOPMENT MODE: WeChat is faked in process and keys are generated at start-up; tokens from this server prove nothing. Never run this in production."
 
 // applyDev fills what dev mode provides and the operator did not set: an
-// AppID and AppSecret, a fresh ES256 signing key and session-key secret,
-// text logs, and the fake WeChat. The issuer is the local URL (issuerURL).
+// AppID (unless WXLOGIN_APPS names the apps) and AppSecret, a fresh ES256
+// signing key and session-key secret, text logs, and the fake WeChat. The
+// issuer is the local URL (issuerURL).
 func (c *Config) applyDev() error {
-	if c.AppID == "" {
+	if c.AppID == "" && c.Apps == "" {
 		c.AppID = devAppID
 	}
-	if c.Secret == "" {
+	if c.AppID != "" && c.Secret == "" {
 		c.Secret = "dev-secret"
 	}
 	if c.SigningKey == "" {
@@ -62,16 +63,31 @@ func (c *Config) issuerURL(addr net.Addr) string {
 	return c.Issuer
 }
 
-// devHTTPClient reaches the fake WeChat in process: any code logs in, and
-// the same code again is the same user.
+// devHTTPClient reaches the fake WeChat in process, which serves every
+// app with its secret: any code logs in, and the same code again is the
+// same user. Every app is bound to one Open Platform account, so answers
+// carry a unionid, the same for the same code in every app.
 func (c *Config) devHTTPClient() *http.Client {
-	fake := wechattest.New(wechattest.Options{AppID: c.AppID, Secret: string(c.Secret), AllowReuse: true})
-	return &http.Client{Transport: fake.Transport()}
+	apps := c.apps()
+	opts := wechattest.Options{AppID: apps[0].AppID, Secret: apps[0].Secret, UnionID: true, AllowReuse: true}
+	for _, a := range apps[1:] {
+		opts.Apps = append(opts.Apps, wechattest.AppConfig{AppID: a.AppID, Secret: a.Secret, UnionID: true})
+	}
+	return &http.Client{Transport: wechattest.New(opts).Transport()}
 }
 
-// printDevHint shows the person who started dev mode a login to try.
-func printDevHint(w io.Writer, addr net.Addr) {
-	fmt.Fprintf(w, "\nDevelopment mode. Try:\n  curl -s %s/v1/login -H 'Content-Type: application/json' -d '{\"code\":\"any-code-you-like\"}'\n\n", localURL(addr))
+// printDevHint shows the person who started dev mode a login to try, one
+// per app when several are served (a login must then name its app).
+func printDevHint(w io.Writer, addr net.Addr, appids []string) {
+	fmt.Fprintf(w, "\nDevelopment mode. Try:\n")
+	if len(appids) == 1 {
+		fmt.Fprintf(w, "  curl -s %s/v1/login -H 'Content-Type: application/json' -d '{\"code\":\"any-code-you-like\"}'\n", localURL(addr))
+	} else {
+		for _, id := range appids {
+			fmt.Fprintf(w, "  curl -s %s/v1/login -H 'Content-Type: application/json' -d '{\"code\":\"any-code-you-like\",\"appid\":\"%s\"}'\n", localURL(addr), id)
+		}
+	}
+	fmt.Fprintln(w)
 }
 
 // localURL is the address a person on this machine types into curl.

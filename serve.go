@@ -80,10 +80,11 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	go func() { errc <- srv.Serve(ln) }()
 
 	url := "http://" + ln.Addr().String()
-	logger.Info("listening", "version", version, "addr", ln.Addr().String(), "issuer", a.issuer, "alg", a.alg, "kid", a.kid, "dev", cfg.Dev)
+	logger.Info("listening", "version", version, "addr", ln.Addr().String(), "issuer", a.issuer, "alg", a.alg, "kid", a.kid,
+		"apps", appIDs(cfg.apps()), "subject", cfg.Subject, "dev", cfg.Dev)
 	fmt.Fprintf(stdout, "wxlogin listening on %s\n", url)
 	if cfg.Dev {
-		printDevHint(stdout, ln.Addr())
+		printDevHint(stdout, ln.Addr(), appIDs(cfg.apps()))
 	}
 
 	select {
@@ -140,13 +141,11 @@ type app struct {
 }
 
 // newApp builds every piece from the validated configuration, which it
-// only reads.
+// only reads. Each app served has its own WeChat client, access-token
+// cache and token issuer; they share the signing key, the sealer, the
+// resend cache and the verifier, which accepts every app's audience.
 func newApp(cfg *Config, logger *slog.Logger, addr net.Addr) (*app, error) {
 	issuerURL := cfg.issuerURL(addr)
-	audience := cfg.Audience
-	if audience == "" {
-		audience = cfg.AppID
-	}
 	signer, _, err := cfg.signer()
 	if err != nil {
 		return nil, err
@@ -163,61 +162,82 @@ func newApp(cfg *Config, logger *slog.Logger, addr net.Addr) (*app, error) {
 	if err != nil {
 		return nil, err
 	}
-
 	sealer, err := token.NewSealer(sealSecret)
 	if err != nil {
 		return nil, err
 	}
-	iss, err := token.NewIssuer(token.IssuerConfig{
-		Key: signer, Issuer: issuerURL, Audience: audience, AppID: cfg.AppID,
-		TTL: cfg.TokenTTL, Sealer: sealer, Now: cfg.Now,
+	configured := cfg.apps()
+	m := metrics.New(version, metrics.Labels{
+		LoginOutcomes: handlers.Outcomes(), TokenFailureReasons: token.Reasons(), Apps: appIDs(configured),
 	})
-	if err != nil {
-		return nil, err
-	}
-	keys := []token.Key{iss.Key()}
-	for _, k := range verifyKeys {
-		if k.KID != iss.Key().KID {
-			keys = append(keys, k)
-		}
-	}
-	ver, err := token.NewVerifier(token.VerifierConfig{Keys: keys, Issuer: issuerURL, Audience: audience, Now: cfg.Now})
-	if err != nil {
-		return nil, err
-	}
-	m := metrics.New(version, metrics.Labels{LoginOutcomes: handlers.Outcomes(), TokenFailureReasons: token.Reasons()})
 	httpClient := wechat.NewHTTPClient()
 	if cfg.Dev {
 		httpClient = cfg.devHTTPClient()
 	}
-	wx := wechat.New(wechat.Config{
-		BaseURL: cfg.WeChatBaseURL, AppID: cfg.AppID, Secret: string(cfg.Secret),
-		HTTPClient: httpClient, Timeout: cfg.WeChatTimeout,
-		Observe: m.WeChatCall,
-	})
-	// A resent code is answered again for CodeReuseWindow (see
-	// wechat.CodeDedup); with 0, every request asks WeChat.
-	login := wechat.NewCodeDedup(wx, wechat.CodeDedupConfig{
-		Window: cfg.CodeReuseWindow, Now: cfg.Now, OnDuplicate: m.CodeDuplicate,
-	})
-	// The access token for /v1/phone and /v1/session/check: stable_token in
-	// normal mode, cached in process. A central token service plugs in as
-	// this Fetch (see wechat.AccessTokens).
-	accessTokens := wechat.NewTokenCache(wechat.TokenCacheConfig{
-		Fetch:   func(ctx context.Context) (wechat.AccessToken, error) { return wx.StableAccessToken(ctx, false) },
-		Now:     cfg.Now,
-		Timeout: cfg.WeChatTimeout,
-	})
+
+	var (
+		apps      []handlers.App
+		audiences []string
+		key       token.Key
+		dedup     *wechat.CodeDedup
+	)
+	for _, a := range configured {
+		iss, err := token.NewIssuer(token.IssuerConfig{
+			Key: signer, Issuer: issuerURL, Audience: a.Audience, AppID: a.AppID, Subject: cfg.Subject,
+			TTL: cfg.TokenTTL, Sealer: sealer, Now: cfg.Now,
+		})
+		if err != nil {
+			return nil, err
+		}
+		key = iss.Key()
+		wx := wechat.New(wechat.Config{
+			BaseURL: cfg.WeChatBaseURL, AppID: a.AppID, Secret: a.Secret,
+			HTTPClient: httpClient, Timeout: cfg.WeChatTimeout,
+			Observe: m.WeChatObserver(a.AppID),
+		})
+		// A resent code is answered again for CodeReuseWindow (see
+		// wechat.CodeDedup), from one cache for every app, keyed by app
+		// and code; with 0, every request asks WeChat.
+		if dedup == nil {
+			dedup = wechat.NewCodeDedup(wx, wechat.CodeDedupConfig{
+				AppID: a.AppID, Window: cfg.CodeReuseWindow, Now: cfg.Now, OnDuplicate: m.CodeDuplicate,
+			})
+		} else {
+			dedup = dedup.ForApp(a.AppID, wx)
+		}
+		// The app's access token for /v1/phone and /v1/session/check:
+		// stable_token in normal mode, cached in process. A central token
+		// service plugs in as this Fetch (see wechat.AccessTokens).
+		accessTokens := wechat.NewTokenCache(wechat.TokenCacheConfig{
+			Fetch:   func(ctx context.Context) (wechat.AccessToken, error) { return wx.StableAccessToken(ctx, false) },
+			Now:     cfg.Now,
+			Timeout: cfg.WeChatTimeout,
+		})
+		apps = append(apps, handlers.App{
+			AppID: a.AppID, WeChat: dedup, Tokens: iss,
+			UserAPI: &wechat.UserAPI{Client: wx, Tokens: accessTokens},
+		})
+		audiences = append(audiences, a.Audience)
+	}
+	keys := []token.Key{key}
+	for _, k := range verifyKeys {
+		if k.KID != key.KID {
+			keys = append(keys, k)
+		}
+	}
+	ver, err := token.NewVerifier(token.VerifierConfig{Keys: keys, Issuer: issuerURL, Audiences: audiences, Now: cfg.Now})
+	if err != nil {
+		return nil, err
+	}
 	ready := &handlers.Readiness{}
 	h, err := handlers.New(handlers.Deps{
-		Logger: logger, AppID: cfg.AppID, Issuer: issuerURL,
-		WeChat: login, Tokens: iss, Verifier: ver, Keys: keys, Readiness: ready,
+		Logger: logger, Issuer: issuerURL, Apps: apps,
+		Verifier: ver, Keys: keys, Readiness: ready,
 		RateLimit: cfg.RateLimit, TrustedProxies: trusted,
 		Metrics: m, MetricsHandler: m.Handler(),
-		UserAPI: &wechat.UserAPI{Client: wx, Tokens: accessTokens},
 	})
 	if err != nil {
 		return nil, err
 	}
-	return &app{handler: h, readiness: ready, issuer: issuerURL, alg: iss.Key().Alg, kid: iss.Key().KID}, nil
+	return &app{handler: h, readiness: ready, issuer: issuerURL, alg: key.Alg, kid: key.KID}, nil
 }

@@ -22,10 +22,16 @@ const reloginHint = "; the usual cause is a later wx.login that replaced the ses
 
 // handleDecrypt decrypts open data with the session_key sealed in the
 // bearer token and answers the plaintext JSON object, after every check
-// WeChat defines (see wechat.DecryptOpenData).
+// WeChat defines (see wechat.DecryptOpenData), the watermark checked
+// against the token's app.
 func (s *server) handleDecrypt() http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
 		c, err := s.bearer(r)
+		if err != nil {
+			s.writeError(w, r, err)
+			return
+		}
+		app, err := s.appOf(r.Context(), c)
 		if err != nil {
 			s.writeError(w, r, err)
 			return
@@ -43,12 +49,12 @@ func (s *server) handleDecrypt() http.HandlerFunc {
 			s.writeError(w, r, errorf(CodeInvalidRequest, `fields "rawData" and "signature" come together: send both, as e.detail has them, or neither`))
 			return
 		}
-		sk, err := s.Tokens.OpenSessionKey(c)
+		sk, err := app.Tokens.OpenSessionKey(c)
 		if err != nil {
 			s.writeError(w, r, decryptError(err))
 			return
 		}
-		plain, err := wechat.DecryptOpenData(s.AppID, sk, wechat.OpenData{
+		plain, err := wechat.DecryptOpenData(app.AppID, sk, wechat.OpenData{
 			EncryptedData: req.EncryptedData,
 			IV:            req.IV,
 			RawData:       req.RawData,
@@ -79,7 +85,7 @@ func decryptError(err error) error {
 	case errors.Is(err, wechat.ErrOpenDataLength):
 		e.Detail = "encryptedData is not whole AES blocks: forward e.detail unchanged"
 	case errors.Is(err, wechat.ErrWatermark):
-		e.Detail = "the data was issued to another mini program (watermark.appid is not this server's AppID)"
+		e.Detail = "the data was issued to another mini program (watermark.appid is not the token's appid)"
 	case errors.Is(err, wechat.ErrSignature):
 		e.Relogin = true
 		e.Detail = "signature does not match rawData and this session's key: rawData was altered, or it was signed with another session key" + reloginHint

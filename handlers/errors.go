@@ -17,6 +17,7 @@ import (
 // router and the panic handler need.
 const (
 	CodeInvalidRequest       = "invalid_request"
+	CodeUnknownApp           = "unknown_app"
 	CodeInvalidCode          = "invalid_code"
 	CodeInvalidToken         = token.ErrorCode
 	CodeUserBlocked          = "user_blocked"
@@ -35,6 +36,7 @@ const (
 // statuses is the one table from code to HTTP status.
 var statuses = map[string]int{
 	CodeInvalidRequest:       http.StatusBadRequest,
+	CodeUnknownApp:           http.StatusBadRequest,
 	CodeInvalidCode:          http.StatusUnauthorized,
 	CodeInvalidToken:         http.StatusUnauthorized,
 	CodeUserBlocked:          http.StatusForbidden,
@@ -121,6 +123,9 @@ func asError(err error) *Error {
 		return &Error{Code: CodeUpstreamError, Detail: "WeChat rejected this server's configuration", Err: err}
 	case errors.Is(err, wechat.ErrUpstream), errors.Is(err, wechat.ErrAccessToken):
 		return &Error{Code: CodeUpstreamError, Detail: "WeChat answered with an error", Err: err}
+	case errors.Is(err, token.ErrNoUnionID):
+		return &Error{Code: CodeUpstreamError, Err: err,
+			Detail: "WeChat gave no unionid for this user, and this server makes the unionid the token's subject (WXLOGIN_SUBJECT=unionid): the mini program must be bound to the WeChat Open Platform account of the others"}
 	case errors.Is(err, token.ErrInvalid):
 		return &Error{Code: CodeInvalidToken, Detail: token.ErrorDetail(err), Err: err}
 	default:
@@ -143,11 +148,14 @@ func (s *server) writeError(w http.ResponseWriter, r *http.Request, err error) {
 	}
 
 	switch {
+	case errors.Is(e.Err, token.ErrNoUnionID):
+		s.log.WarnContext(r.Context(), "WXLOGIN_SUBJECT=unionid, but WeChat gives this app no unionid: no user can log in to it until the mini program is bound to the WeChat Open Platform account (open.weixin.qq.com, 管理中心 → 小程序 → 绑定小程序), or WXLOGIN_SUBJECT is openid",
+			"request_id", reqID, "app", appOf(r.Context()))
 	case errors.Is(e.Err, wechat.ErrMisconfigured):
-		s.log.ErrorContext(r.Context(), "WeChat rejects WXLOGIN_APPID or WXLOGIN_SECRET: no user can log in until it is fixed",
-			"request_id", reqID, "err", e.Err)
+		s.log.ErrorContext(r.Context(), "WeChat rejects the app's AppID or AppSecret (WXLOGIN_APPID and WXLOGIN_SECRET, or its WXLOGIN_APPS entry): no user can log in to it until it is fixed",
+			"request_id", reqID, "app", appOf(r.Context()), "err", e.Err)
 	case status >= 500 && !errors.Is(e.Err, context.Canceled):
-		s.log.ErrorContext(r.Context(), "request failed", "request_id", reqID, "code", e.Code, "err", e.Err)
+		s.log.ErrorContext(r.Context(), "request failed", "request_id", reqID, "app", appOf(r.Context()), "code", e.Code, "err", e.Err)
 	}
 
 	h := w.Header()
@@ -182,6 +190,7 @@ func writeJSON(w http.ResponseWriter, v any) {
 // request's handling: its id, and the error code it was answered with.
 type requestInfo struct {
 	id   string
+	app  string // the AppID the request acts for; "" until known
 	code string // "" until writeError answers with an error
 }
 
@@ -191,6 +200,14 @@ type requestInfoKey struct{}
 func infoOf(ctx context.Context) *requestInfo {
 	info, _ := ctx.Value(requestInfoKey{}).(*requestInfo)
 	return info
+}
+
+// appOf returns the AppID the request ctx belongs to acts for, or "".
+func appOf(ctx context.Context) string {
+	if info := infoOf(ctx); info != nil {
+		return info.app
+	}
+	return ""
 }
 
 // requestID returns the id of the request ctx belongs to, or "".

@@ -51,13 +51,18 @@ type Deps struct {
 	Issuer    string      // the iss claim and base URL of the discovery document
 	WeChat    WeChat      // jscode2session and friends
 	Tokens    Issuer      // signs tokens
-	Verifier  Verifier    // verifies bearer tokens
+	Verifier  Verifier    // verifies bearer tokens, of every app served
 	Keys      []token.Key // every published verification key
 	Readiness *Readiness  // flips /readyz during shutdown; nil means always ready
 
 	// UserAPI serves /v1/phone and /v1/session/check; without it those
 	// answer internal_error.
 	UserAPI UserAPI
+
+	// Apps are the mini programs served beside AppID's (whose WeChat,
+	// Tokens and UserAPI are the fields above), or instead of it when
+	// AppID is empty. With more than one app, a login must name its app.
+	Apps []App
 
 	// RateLimit is how many POST /v1/login a client IP may make per
 	// minute; 0 turns the limit off.
@@ -77,6 +82,7 @@ type Deps struct {
 type Metrics interface {
 	Request(route string, status int, took time.Duration)
 	Login(outcome string)
+	AppLogin(appid, outcome string) // appid "" when the login named no app served here
 	TokenIssued()
 	TokenRejected(reason string)
 }
@@ -86,6 +92,7 @@ type noMetrics struct{}
 
 func (noMetrics) Request(string, int, time.Duration) {}
 func (noMetrics) Login(string)                       {}
+func (noMetrics) AppLogin(string, string)            {}
 func (noMetrics) TokenIssued()                       {}
 func (noMetrics) TokenRejected(string)               {}
 
@@ -102,6 +109,8 @@ func (r *Readiness) Ready() bool { return r == nil || !r.draining.Load() }
 // server holds the dependencies the handler closures share.
 type server struct {
 	Deps
+	apps      map[string]*App // every app served, by AppID
+	only      *App            // the app, when there is one alone
 	log       *slog.Logger
 	ids       *requestIDs
 	jwks      []byte
@@ -119,16 +128,26 @@ func New(d Deps) (http.Handler, error) {
 	if d.RateLimit < 0 {
 		return nil, errors.New("handlers: negative rate limit")
 	}
+	apps, err := newApps(d)
+	if err != nil {
+		return nil, err
+	}
 	jwks, err := token.MarshalJWKS(d.Keys)
 	if err != nil {
 		return nil, err
 	}
 	s := &server{
 		Deps:      d,
+		apps:      apps,
 		log:       d.Logger,
 		ids:       newRequestIDs(),
 		jwks:      jwks,
 		discovery: token.NewDiscovery(d.Issuer, d.Keys).JSON(),
+	}
+	if len(apps) == 1 {
+		for _, a := range apps {
+			s.only = a
+		}
 	}
 	return s.routes(), nil
 }

@@ -9,7 +9,8 @@ import (
 const maxCodeLen = 256
 
 type loginRequest struct {
-	Code string `json:"code"`
+	Code  string  `json:"code"`
+	AppID *string `json:"appid"` // nil when absent (or null)
 }
 
 type loginResponse struct {
@@ -20,7 +21,8 @@ type loginResponse struct {
 	UnionID   string `json:"unionid,omitempty"`
 }
 
-// handleLogin exchanges a wx.login code for a signed token.
+// handleLogin exchanges a wx.login code of the app the request names for
+// a token of that app.
 func (s *server) handleLogin() http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
 		var req loginRequest
@@ -32,12 +34,17 @@ func (s *server) handleLogin() http.HandlerFunc {
 			s.writeError(w, r, err)
 			return
 		}
-		sess, err := s.WeChat.Code2Session(r.Context(), req.Code)
+		app, err := s.loginApp(r.Context(), req.AppID)
 		if err != nil {
 			s.writeError(w, r, err)
 			return
 		}
-		issued, err := s.Tokens.Issue(sess.OpenID, sess.UnionID, sess.SessionKey)
+		sess, err := app.WeChat.Code2Session(r.Context(), req.Code)
+		if err != nil {
+			s.writeError(w, r, err)
+			return
+		}
+		issued, err := app.Tokens.Issue(sess.OpenID, sess.UnionID, sess.SessionKey)
 		if err != nil {
 			s.writeError(w, r, err)
 			return
@@ -46,7 +53,7 @@ func (s *server) handleLogin() http.HandlerFunc {
 		writeJSON(w, loginResponse{
 			Token:     issued.Token,
 			TokenType: "Bearer",
-			ExpiresIn: int64(s.Tokens.TTL().Seconds()),
+			ExpiresIn: int64(app.Tokens.TTL().Seconds()),
 			OpenID:    sess.OpenID,
 			UnionID:   sess.UnionID,
 		})

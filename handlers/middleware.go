@@ -25,8 +25,8 @@ const loginRoute = "/v1/login"
 // logRequests gives each request its id (see requestIDs) and logs one
 // line per request: request id, method, route pattern (never the raw URL,
 // whose query a client may fill with a code), status, latency, outcome
-// code and client IP (set by clientIP, which runs first), and counts the
-// request in the metrics.
+// code, client IP (set by clientIP, which runs first) and the app the
+// request acted for (once known), and counts the request in the metrics.
 func (s *server) logRequests(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		start := time.Now()
@@ -48,7 +48,7 @@ func (s *server) logRequests(next http.Handler) http.Handler {
 		// LogAttrs rather than key-value pairs: nothing is boxed, and the
 		// line is skipped without building it when Info is off.
 		if s.log.Enabled(ctx, slog.LevelInfo) {
-			s.log.LogAttrs(ctx, slog.LevelInfo, "request",
+			attrs := [...]slog.Attr{
 				slog.String("request_id", info.id),
 				slog.String("method", r.Method),
 				slog.String("route", route),
@@ -56,11 +56,18 @@ func (s *server) logRequests(next http.Handler) http.Handler {
 				slog.Float64("duration_ms", float64(took.Microseconds())/1000),
 				slog.String("outcome", info.outcome()),
 				slog.String("client_ip", middleware.GetClientIP(ctx)),
-			)
+				slog.String("app", info.app),
+			}
+			n := len(attrs)
+			if info.app == "" {
+				n-- // not known: the request was refused before naming one
+			}
+			s.log.LogAttrs(ctx, slog.LevelInfo, "request", attrs[:n]...)
 		}
 		s.Metrics.Request(route, status, took)
 		if route == loginRoute {
 			s.Metrics.Login(info.outcome())
+			s.Metrics.AppLogin(info.app, info.outcome())
 		}
 	})
 }

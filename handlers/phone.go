@@ -17,14 +17,21 @@ type phoneResponse struct {
 	CountryCode     string `json:"countryCode"`
 }
 
-// errNoUserAPI answers the routes that need Deps.UserAPI when it is nil.
+// errNoUserAPI answers the routes that need an app's UserAPI when it is
+// nil.
 var errNoUserAPI = errorf(CodeInternal, "this server is not configured to call WeChat on a user's behalf")
 
 // handlePhone exchanges the code of a getPhoneNumber button for the
-// user's phone number.
+// user's phone number, with the access token of the bearer token's app.
 func (s *server) handlePhone() http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
-		if _, err := s.bearer(r); err != nil {
+		c, err := s.bearer(r)
+		if err != nil {
+			s.writeError(w, r, err)
+			return
+		}
+		app, err := s.appOf(r.Context(), c)
+		if err != nil {
 			s.writeError(w, r, err)
 			return
 		}
@@ -37,11 +44,11 @@ func (s *server) handlePhone() http.HandlerFunc {
 			s.writeError(w, r, err)
 			return
 		}
-		if s.UserAPI == nil {
+		if app.UserAPI == nil {
 			s.writeError(w, r, errNoUserAPI)
 			return
 		}
-		p, err := s.UserAPI.GetPhoneNumber(r.Context(), req.Code)
+		p, err := app.UserAPI.GetPhoneNumber(r.Context(), req.Code)
 		if errors.Is(err, wechat.ErrInvalidCode) {
 			err = &Error{Code: CodeInvalidCode, Err: err,
 				Detail: "WeChat says the phone-number code is invalid, expired (it lives 5 minutes) or already used; ask the user to tap the phone-number button again"}

@@ -18,6 +18,7 @@ func (s *server) bearer(r *http.Request) (*token.Claims, error) {
 }
 
 type sessionResponse struct {
+	Subject   string `json:"sub"`
 	OpenID    string `json:"openid"`
 	UnionID   string `json:"unionid,omitempty"`
 	AppID     string `json:"appid"`
@@ -32,8 +33,10 @@ func (s *server) handleSession() http.HandlerFunc {
 			s.writeError(w, r, err)
 			return
 		}
+		setApp(r.Context(), c.AppID)
 		writeJSON(w, sessionResponse{
-			OpenID:    c.Subject,
+			Subject:   c.Subject,
+			OpenID:    c.OpenID(),
 			UnionID:   c.UnionID,
 			AppID:     c.AppID,
 			ExpiresAt: c.ExpiresAt.UTC().Format(time.RFC3339),

@@ -4,9 +4,16 @@
 // (as in tests) never collide.
 //
 // The methods are the hooks the rest of the server reports through: the
-// WeChat client's Observe (WeChatCall), the HTTP layer (Request, Login,
-// TokenIssued, TokenRejected) and the login-code deduplication
-// (CodeDuplicate). All are safe for concurrent use.
+// WeChat client's Observe (WeChatCall, or WeChatObserver for one app's
+// client), the HTTP layer (Request, Login, AppLogin, TokenIssued,
+// TokenRejected) and the login-code deduplication (CodeDuplicate). All
+// are safe for concurrent use.
+//
+// A server of several mini programs shows each app's logins and WeChat
+// calls apart in wxlogin_app_logins_total and
+// wxlogin_app_wechat_requests_total, whose app label takes only the
+// AppIDs of Labels.Apps and "unknown". The totals keep their labels, so
+// single-app dashboards and alerts stand.
 //
 // The label values known in advance come from their source tables, given
 // to New (the HTTP layer's error codes, token.Reasons), and are exported
@@ -44,9 +51,16 @@ type Metrics struct {
 	httpRequests   *prometheus.CounterVec
 	httpDuration   *prometheus.HistogramVec
 	codeDuplicates *prometheus.CounterVec
+	appLogins      *prometheus.CounterVec
+	appWeChat      *prometheus.CounterVec
 
 	outcomes, results, reasons *bounded
+	apps                       map[string]bool // the values of the app label
 }
+
+// UnknownApp is the app label of a login that named no app served here
+// (or none, where several are served).
+const UnknownApp = "unknown"
 
 // Labels are the label values known in advance, exported at zero.
 type Labels struct {
@@ -55,6 +69,9 @@ type Labels struct {
 	// TokenFailureReasons are the reasons a bearer token is refused
 	// (token.Reasons).
 	TokenFailureReasons []string
+	// Apps are the AppIDs served: the only values of the app label
+	// besides UnknownApp.
+	Apps []string
 }
 
 // New returns the metrics of one server, registered with the Go runtime
@@ -98,6 +115,15 @@ func New(version string, labels Labels) *Metrics {
 			Help: `Logins answered without a WeChat call because the same code was ` +
 				`already being exchanged ("in_flight") or had been within WXLOGIN_CODE_REUSE_WINDOW ("replayed").`,
 		}, []string{"kind"}),
+		appLogins: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "wxlogin_app_logins_total",
+			Help: `Logins (POST /v1/login) by app (its AppID, or "unknown" when the request named no app served here) and outcome.`,
+		}, []string{"app", "outcome"}),
+		appWeChat: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "wxlogin_app_wechat_requests_total",
+			Help: `Calls to WeChat's APIs by app (the AppID a call was made for), API path and result.`,
+		}, []string{"app", "api", "result"}),
+		apps:     map[string]bool{UnknownApp: true},
 		outcomes: newBounded(),
 		results:  newBounded(),
 		reasons:  newBounded(),
@@ -110,7 +136,7 @@ func New(version string, labels Labels) *Metrics {
 	buildInfo.Set(1)
 	m.reg.MustRegister(
 		m.logins, m.wechatRequests, m.wechatDuration, m.tokensIssued, m.tokenFailures,
-		m.httpRequests, m.httpDuration, m.codeDuplicates, buildInfo,
+		m.httpRequests, m.httpDuration, m.codeDuplicates, m.appLogins, m.appWeChat, buildInfo,
 		collectors.NewGoCollector(),
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
 	)
@@ -123,7 +149,42 @@ func New(version string, labels Labels) *Metrics {
 	for _, v := range []string{"in_flight", "replayed"} {
 		m.codeDuplicates.WithLabelValues(v)
 	}
+	for _, a := range labels.Apps {
+		m.apps[a] = true
+	}
+	for a := range m.apps {
+		for _, v := range labels.LoginOutcomes {
+			m.appLogins.WithLabelValues(a, m.outcomes.value(v))
+		}
+	}
 	return m
+}
+
+// app is the app label of appid: appid when it is served, else
+// UnknownApp.
+func (m *Metrics) app(appid string) string {
+	if m.apps[appid] {
+		return appid
+	}
+	return UnknownApp
+}
+
+// WeChatObserver returns the Observe hook of the WeChat client of app
+// (wechat.Config.Observe): each call is counted in the totals, as by
+// WeChatCall, and in app's series.
+func (m *Metrics) WeChatObserver(app string) func(api, result string, took time.Duration) {
+	label := m.app(app)
+	return func(api, result string, took time.Duration) {
+		m.WeChatCall(api, result, took)
+		m.appWeChat.WithLabelValues(label, api, m.results.value(result)).Inc()
+	}
+}
+
+// AppLogin counts one POST /v1/login of app by outcome in the series by
+// app (Login counts it in the totals). An app that is not served counts
+// as UnknownApp.
+func (m *Metrics) AppLogin(app, outcome string) {
+	m.appLogins.WithLabelValues(m.app(app), m.outcomes.value(outcome)).Inc()
 }
 
 // Registry returns the registry every metric is on, for tests and for

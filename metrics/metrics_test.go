@@ -101,3 +101,42 @@ func TestMetricsLabelCardinalityBounded(t *testing.T) {
 // labels are the label values wxlogin knows in advance, from their source
 // tables.
 var labels = metrics.Labels{LoginOutcomes: handlers.Outcomes(), TokenFailureReasons: token.Reasons()}
+
+// Each app's logins and WeChat calls are counted apart, with the app
+// label bounded by the AppIDs served.
+func TestMetricsByApp(t *testing.T) {
+	m := metrics.New("x", metrics.Labels{LoginOutcomes: []string{"ok", "invalid_code", "unknown_app"}, Apps: []string{"wxshop", "wxgame"}})
+	m.AppLogin("wxshop", "ok")
+	m.AppLogin("wxshop", "ok")
+	m.AppLogin("wxgame", "invalid_code")
+	m.AppLogin("", "unknown_app")
+	shop, game := m.WeChatObserver("wxshop"), m.WeChatObserver("wxgame")
+	shop("/sns/jscode2session", "ok", time.Millisecond)
+	game("/sns/jscode2session", "errcode_40125", time.Millisecond)
+	game("/cgi-bin/stable_token", "ok", time.Millisecond)
+	for i := range 100 { // AppIDs nobody configured never become labels
+		m.AppLogin("wxforged"+strconv.Itoa(i), "unknown_app")
+		m.WeChatObserver("wxforged"+strconv.Itoa(i))("/sns/jscode2session", "ok", time.Millisecond)
+	}
+	out := scrape(t, m)
+	for _, want := range []string{
+		`wxlogin_app_logins_total{app="wxshop",outcome="ok"} 2`,
+		`wxlogin_app_logins_total{app="wxgame",outcome="invalid_code"} 1`,
+		`wxlogin_app_logins_total{app="wxgame",outcome="ok"} 0`, // exported at zero
+		`wxlogin_app_logins_total{app="unknown",outcome="unknown_app"} 101`,
+		`wxlogin_app_wechat_requests_total{api="/sns/jscode2session",app="wxshop",result="ok"} 1`,
+		`wxlogin_app_wechat_requests_total{api="/sns/jscode2session",app="wxgame",result="errcode_40125"} 1`,
+		`wxlogin_app_wechat_requests_total{api="/cgi-bin/stable_token",app="wxgame",result="ok"} 1`,
+		`wxlogin_app_wechat_requests_total{api="/sns/jscode2session",app="unknown",result="ok"} 100`,
+		// The totals count every app's calls.
+		`wxlogin_wechat_requests_total{api="/sns/jscode2session",result="ok"} 101`,
+		`wxlogin_wechat_requests_total{api="/sns/jscode2session",result="errcode_40125"} 1`,
+	} {
+		if !strings.Contains(out, want) {
+			t.Errorf("scrape lacks %s", want)
+		}
+	}
+	if strings.Contains(out, "wxforged") {
+		t.Error("an AppID that is not served became a label value")
+	}
+}

@@ -75,3 +75,36 @@ func ExampleVerifier_Verify() {
 	// oUser123 <nil>
 	// malformed token: invalid: token: malformed
 }
+
+// One wxlogin serves a shop and a game. The shop's backend trusts both
+// apps' tokens and tells them apart by AppID; the game's backend trusts
+// only the game's audience.
+func ExampleVerifierConfig_audiences() {
+	shop := tokentest.New(token.ES256, "https://login.example.com", "wxshop0000000000")
+	game := &tokentest.Signer{Key: shop.Key, Issuer: shop.Issuer, Audience: "wxgame0000000000", AppID: "wxgame0000000000"}
+
+	both, _ := token.NewVerifier(token.VerifierConfig{
+		Keys:      []token.Key{shop.PublicKey()},
+		Issuer:    "https://login.example.com",
+		Audiences: []string{"wxshop0000000000", "wxgame0000000000"},
+	})
+	gameOnly, _ := token.NewVerifier(token.VerifierConfig{
+		Keys:     []token.Key{shop.PublicKey()},
+		Issuer:   "https://login.example.com",
+		Audience: "wxgame0000000000",
+	})
+	for _, tok := range []string{shop.Token("oShopUser"), game.Token("oGameUser")} {
+		c, err := both.Verify(tok)
+		fmt.Println("both:", c.AppID, c.OpenID(), err)
+		if _, err := gameOnly.Verify(tok); err != nil {
+			fmt.Println("game only: refused,", token.Reason(err))
+		} else {
+			fmt.Println("game only: accepted")
+		}
+	}
+	// Output:
+	// both: wxshop0000000000 oShopUser <nil>
+	// game only: refused, audience
+	// both: wxgame0000000000 oGameUser <nil>
+	// game only: accepted
+}

@@ -10,18 +10,35 @@ import (
 	"github.com/golang-jwt/jwt/v5"
 )
 
+// What a token's subject is (IssuerConfig.Subject).
+const (
+	// SubjectOpenID makes sub the openid: the user of one app.
+	SubjectOpenID = "openid"
+	// SubjectUnionID makes sub the unionid, the user across every app
+	// bound to one WeChat Open Platform account, and puts the openid in
+	// the openid claim.
+	SubjectUnionID = "unionid"
+)
+
+// ErrNoUnionID is returned by Issue with SubjectUnionID when WeChat gave
+// no unionid: the app is not bound to an Open Platform account.
+var ErrNoUnionID = errors.New("token: no unionid for the subject")
+
 // IssuerConfig holds what an Issuer needs.
 type IssuerConfig struct {
 	Key      crypto.Signer    // the signing key: *ecdsa.PrivateKey (P-256) or ed25519.PrivateKey
 	Issuer   string           // the iss claim
 	Audience string           // the aud claim
 	AppID    string           // the appid claim, and bound into sk
+	Subject  string           // what sub is: SubjectOpenID (when empty) or SubjectUnionID
 	TTL      time.Duration    // exp - iat; whole seconds
 	Sealer   *Sealer          // seals the session_key into sk
 	Now      func() time.Time // time.Now when nil
 }
 
-// Issuer signs login tokens. It is safe for concurrent use.
+// Issuer signs the login tokens of one mini program, AppID; a server of
+// several apps has one Issuer per app, all with the same key. It is safe
+// for concurrent use.
 type Issuer struct {
 	cfg    IssuerConfig
 	key    Key
@@ -37,6 +54,13 @@ func NewIssuer(cfg IssuerConfig) (*Issuer, error) {
 	}
 	if cfg.Issuer == "" || cfg.Audience == "" || cfg.AppID == "" {
 		return nil, errors.New("token: issuer needs issuer, audience and appid")
+	}
+	switch cfg.Subject {
+	case "":
+		cfg.Subject = SubjectOpenID
+	case SubjectOpenID, SubjectUnionID:
+	default:
+		return nil, errors.New("token: subject must be openid or unionid")
 	}
 	if cfg.TTL < time.Second {
 		return nil, errors.New("token: ttl must be at least one second")
@@ -66,6 +90,9 @@ func NewIssuer(cfg IssuerConfig) (*Issuer, error) {
 	return iss, nil
 }
 
+// AppID returns the mini program the Issuer signs for.
+func (i *Issuer) AppID() string { return i.cfg.AppID }
+
 // Key returns the public half of the signing key.
 func (i *Issuer) Key() Key { return i.key }
 
@@ -78,10 +105,20 @@ type Issued struct {
 	Claims *Claims // what it says
 }
 
-// Issue signs a token for the user openid, sealing sessionKey into sk.
+// Issue signs a token for the user openid (and unionid, when WeChat gave
+// one), sealing sessionKey into sk bound to the app and openid. With
+// SubjectUnionID, sub is the unionid and the openid goes into the openid
+// claim; without a unionid that fails with ErrNoUnionID.
 func (i *Issuer) Issue(openid, unionid, sessionKey string) (Issued, error) {
 	if openid == "" {
 		return Issued{}, errors.New("token: empty openid")
+	}
+	sub, openidClaim := openid, ""
+	if i.cfg.Subject == SubjectUnionID {
+		if unionid == "" {
+			return Issued{}, ErrNoUnionID
+		}
+		sub, openidClaim = unionid, openid
 	}
 	sk, err := i.cfg.Sealer.Seal(i.cfg.AppID, openid, sessionKey)
 	if err != nil {
@@ -95,16 +132,17 @@ func (i *Issuer) Issue(openid, unionid, sessionKey string) (Issued, error) {
 	c := &Claims{
 		RegisteredClaims: jwt.RegisteredClaims{
 			Issuer:    i.cfg.Issuer,
-			Subject:   openid,
+			Subject:   sub,
 			Audience:  jwt.ClaimStrings{i.cfg.Audience},
 			IssuedAt:  jwt.NewNumericDate(now),
 			NotBefore: jwt.NewNumericDate(now),
 			ExpiresAt: jwt.NewNumericDate(now.Add(i.TTL())),
 			ID:        b64.EncodeToString(jti),
 		},
-		AppID:   i.cfg.AppID,
-		UnionID: unionid,
-		SK:      sk,
+		AppID:       i.cfg.AppID,
+		OpenIDClaim: openidClaim,
+		UnionID:     unionid,
+		SK:          sk,
 	}
 	// What jwt.Token.SignedString does, with the header encoded once in
 	// NewIssuer rather than marshalled again for every token.
@@ -126,5 +164,5 @@ func (i *Issuer) OpenSessionKey(c *Claims) (string, error) {
 	if c.SK == "" || c.AppID != i.cfg.AppID {
 		return "", ErrSealed
 	}
-	return i.cfg.Sealer.Open(i.cfg.AppID, c.Subject, c.SK)
+	return i.cfg.Sealer.Open(i.cfg.AppID, c.OpenID(), c.SK)
 }

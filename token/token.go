@@ -20,6 +20,11 @@
 //	…
 //	mux.Handle("GET /hello", token.Middleware(v)(hello))
 //
+// One wxlogin may serve several mini programs, each with its audience
+// (often its AppID): a backend for all of them lists every audience in
+// VerifierConfig.Audiences, a backend for one names that one alone, and
+// Claims.AppID tells which app a token is for.
+//
 // Package tokentest makes valid and forged tokens for tests.
 package token
 
@@ -27,16 +32,28 @@ import (
 	"github.com/golang-jwt/jwt/v5"
 )
 
-// Claims are the claims of a wxlogin token. Subject is the openid.
+// Claims are the claims of a wxlogin token. Subject is the user: the
+// openid, or the unionid with WXLOGIN_SUBJECT=unionid (the same person in
+// every app bound to one Open Platform account); OpenID returns the
+// openid in either case.
 type Claims struct {
 	jwt.RegisteredClaims
 	// AppID is the mini program the user logged in to.
 	AppID string `json:"appid"`
+	// OpenIDClaim is the openid claim, present whenever Subject is not the
+	// openid. Read OpenID, which falls back to Subject.
+	OpenIDClaim string `json:"openid,omitempty"`
 	// UnionID is present when WeChat returned one.
 	UnionID string `json:"unionid,omitempty"`
 	// SK is the sealed session_key; only the issuing server can open it.
 	SK string `json:"sk,omitempty"`
 }
 
-// OpenID returns the user's openid, the token's subject.
-func (c *Claims) OpenID() string { return c.Subject }
+// OpenID returns the user's openid in the app AppID: the openid claim
+// when there is one, else the subject.
+func (c *Claims) OpenID() string {
+	if c.OpenIDClaim != "" {
+		return c.OpenIDClaim
+	}
+	return c.Subject
+}

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"slices"
 	"strings"
 	"time"
 
@@ -83,10 +84,16 @@ type VerifierConfig struct {
 	// Logger receives failures to fetch JWKSURL; slog.Default() when nil.
 	Logger *slog.Logger
 
-	Issuer   string           // required iss, byte for byte
-	Audience string           // required in aud
-	Leeway   time.Duration    // clock skew allowed on exp and nbf; 30s when zero, none when negative
-	Now      func() time.Time // time.Now when nil
+	// Issuer is the required iss, byte for byte.
+	Issuer string
+	// Audience and Audiences are the audiences accepted: a token's aud
+	// must hold at least one of them. A backend for several mini programs
+	// lists each app's audience; one for a single app names that alone.
+	Audience  string
+	Audiences []string
+
+	Leeway time.Duration    // clock skew allowed on exp and nbf; 30s when zero, none when negative
+	Now    func() time.Time // time.Now when nil
 }
 
 // keySource finds the public key a token names, and refuses it unless the
@@ -105,7 +112,8 @@ type Verifier struct {
 
 // NewVerifier returns a Verifier that accepts tokens signed by one of
 // cfg.Keys (or a key of the set at cfg.JWKSURL) with that key's
-// algorithm, issued by cfg.Issuer for cfg.Audience, and unexpired.
+// algorithm, issued by cfg.Issuer for one of cfg.Audience and
+// cfg.Audiences, and unexpired.
 //
 // With JWKSURL, NewVerifier waits up to 10s for the first fetch; when it
 // fails, the Verifier still starts, logs the failure, and fetches again
@@ -117,7 +125,13 @@ func NewVerifier(cfg VerifierConfig) (*Verifier, error) {
 	if len(cfg.Keys) > 0 && cfg.JWKSURL != "" {
 		return nil, errors.New("token: verifier takes keys or a JWKS URL, not both")
 	}
-	if cfg.Issuer == "" || cfg.Audience == "" {
+	var audiences []string
+	for _, a := range append([]string{cfg.Audience}, cfg.Audiences...) {
+		if a != "" && !slices.Contains(audiences, a) {
+			audiences = append(audiences, a)
+		}
+	}
+	if cfg.Issuer == "" || len(audiences) == 0 {
 		return nil, errors.New("token: verifier needs issuer and audience")
 	}
 	v := &Verifier{now: cfg.Now, stop: func() {}}
@@ -163,7 +177,7 @@ func NewVerifier(cfg VerifierConfig) (*Verifier, error) {
 	v.parser = jwt.NewParser(
 		jwt.WithValidMethods(methods),
 		jwt.WithIssuer(cfg.Issuer),
-		jwt.WithAudience(cfg.Audience),
+		jwt.WithAudience(audiences...), // any one of them
 		jwt.WithExpirationRequired(),
 		jwt.WithLeeway(leeway),
 		jwt.WithTimeFunc(v.now),

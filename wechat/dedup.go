@@ -26,6 +26,9 @@ type Exchanger interface {
 
 // CodeDedupConfig configures a CodeDedup.
 type CodeDedupConfig struct {
+	// AppID is the app whose codes the wrapped Exchanger exchanges; with
+	// ForApp, other apps share the cache (see CodeDedup).
+	AppID string
 	// Window is how long a successful answer for a code is given again to
 	// a request that resends the code. Zero or less turns deduplication
 	// off: every request makes its own WeChat call.
@@ -48,10 +51,21 @@ type CodeDedupConfig struct {
 // instead of WeChat's 40163. Failures are never remembered: a failed code
 // is tried afresh by WeChat, which knows it is spent.
 //
-// Only a SHA-256 of each code is kept, never the code, and of the answer
-// only the Session. Memory is bounded by MaxEntries.
+// Only a SHA-256 of each app and code is kept, never the code, and of the
+// answer only the Session. Memory is bounded by MaxEntries.
+//
+// A server of several apps shares one cache (one bound) among them: ForApp
+// wraps another app's Exchanger. An answer is shared or replayed only for
+// the same app and code, never across apps: a code is one app's, and the
+// same string sent to another app is that app's to exchange.
 type CodeDedup struct {
-	next        Exchanger
+	app  string
+	next Exchanger
+	*dedupCache
+}
+
+// dedupCache is what the CodeDedups of every app share.
+type dedupCache struct {
 	window      time.Duration
 	max         int
 	now         func() time.Time
@@ -72,24 +86,41 @@ type dedupEntry struct {
 
 // NewCodeDedup wraps next as cfg says.
 func NewCodeDedup(next Exchanger, cfg CodeDedupConfig) *CodeDedup {
-	d := &CodeDedup{
-		next:        next,
+	c := &dedupCache{
 		window:      cfg.Window,
 		max:         cfg.MaxEntries,
 		now:         cfg.Now,
 		onDuplicate: cfg.OnDuplicate,
 		recent:      make(map[[sha256.Size]byte]*list.Element),
 	}
-	if d.max <= 0 {
-		d.max = DefaultCodeDedupEntries
+	if c.max <= 0 {
+		c.max = DefaultCodeDedupEntries
 	}
-	if d.now == nil {
-		d.now = time.Now
+	if c.now == nil {
+		c.now = time.Now
 	}
-	if d.onDuplicate == nil {
-		d.onDuplicate = func(string) {}
+	if c.onDuplicate == nil {
+		c.onDuplicate = func(string) {}
 	}
-	return d
+	return &CodeDedup{app: cfg.AppID, next: next, dedupCache: c}
+}
+
+// ForApp wraps next, the code exchange of the app appid, with the same
+// cache, window and bound as d.
+func (d *CodeDedup) ForApp(appid string, next Exchanger) *CodeDedup {
+	return &CodeDedup{app: appid, next: next, dedupCache: d.dedupCache}
+}
+
+// key names the answer for code in d's app: the app and the code, so
+// that the same code sent to two apps never meets.
+func (d *CodeDedup) key(code string) [sha256.Size]byte {
+	h := sha256.New()
+	h.Write([]byte(d.app))
+	h.Write([]byte{0}) // an AppID holds no NUL: "a"+"bc" and "ab"+"c" differ
+	h.Write([]byte(code))
+	var k [sha256.Size]byte
+	h.Sum(k[:0])
+	return k
 }
 
 // Code2Session answers from a recent or in-flight exchange of the same
@@ -108,7 +139,7 @@ func (d *CodeDedup) Code2Session(ctx context.Context, code string) (Session, err
 	if d.window <= 0 {
 		return d.next.Code2Session(ctx, code)
 	}
-	key := sha256.Sum256([]byte(code))
+	key := d.key(code)
 	if sess, ok := d.lookup(key); ok {
 		d.onDuplicate("replayed")
 		return sess, nil

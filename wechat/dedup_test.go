@@ -257,3 +257,68 @@ func TestDedupLeavesNoGoroutines(t *testing.T) {
 		t.Errorf("%d goroutines after 2000 logins, %d before", after, before)
 	}
 }
+
+// appWeChat answers as one app's WeChat: every openid is that app's, and
+// a call for a code can be held until release is closed.
+type appWeChat struct {
+	app     string
+	calls   atomic.Int64
+	release chan struct{}
+}
+
+func (a *appWeChat) Code2Session(ctx context.Context, code string) (wechat.Session, error) {
+	a.calls.Add(1)
+	if a.release != nil {
+		<-a.release
+	}
+	return wechat.Session{OpenID: a.app + "-" + code, SessionKey: "sk"}, nil
+}
+
+// Apps sharing one cache never share an answer: the key is the app and
+// the code, for a replay and for a call in flight alike.
+func TestDedupKeyedByAppAndCode(t *testing.T) {
+	shop, game := &appWeChat{app: "shop"}, &appWeChat{app: "game"}
+	var dups atomic.Int64
+	d := wechat.NewCodeDedup(shop, wechat.CodeDedupConfig{AppID: "wxshop", Window: time.Minute, OnDuplicate: func(string) { dups.Add(1) }})
+	g := d.ForApp("wxgame", game)
+	ctx := context.Background()
+
+	s1, _ := d.Code2Session(ctx, "same-code")
+	s2, _ := g.Code2Session(ctx, "same-code")
+	if s1.OpenID != "shop-same-code" || s2.OpenID != "game-same-code" {
+		t.Fatalf("answers %q, %q: want each app's own", s1.OpenID, s2.OpenID)
+	}
+	// Each app's resend is replayed from the one cache.
+	r1, _ := d.Code2Session(ctx, "same-code")
+	r2, _ := g.Code2Session(ctx, "same-code")
+	if r1 != s1 || r2 != s2 || shop.calls.Load() != 1 || game.calls.Load() != 1 || dups.Load() != 2 {
+		t.Errorf("resends: %q %q, calls %d %d, duplicates %d; want replays", r1.OpenID, r2.OpenID, shop.calls.Load(), game.calls.Load(), dups.Load())
+	}
+	if d.Len() != 2 || g.Len() != 2 {
+		t.Errorf("Len %d, %d; want 2 in the shared cache", d.Len(), g.Len())
+	}
+	// The AppID and the code are kept apart: "wxshop"+"x" is not "wxshopx"+"".
+	h := d.ForApp("wxshopx", &appWeChat{app: "shopx"})
+	if s, _ := h.Code2Session(ctx, ""); s.OpenID != "shopx-" {
+		t.Errorf("answer %q", s.OpenID)
+	}
+
+	// In flight: the shop's call for a code is held; the game's call for
+	// the same code does not wait for it, nor take its answer.
+	shop.release = make(chan struct{})
+	done := make(chan wechat.Session)
+	go func() {
+		s, _ := d.Code2Session(ctx, "held-code")
+		done <- s
+	}()
+	for shop.calls.Load() != 2 {
+		runtime.Gosched()
+	}
+	if s, _ := g.Code2Session(ctx, "held-code"); s.OpenID != "game-held-code" {
+		t.Errorf("game's answer while the shop's call is in flight: %q", s.OpenID)
+	}
+	close(shop.release)
+	if s := <-done; s.OpenID != "shop-held-code" {
+		t.Errorf("shop's answer: %q", s.OpenID)
+	}
+}

@@ -39,16 +39,17 @@ func (f *Fake) tokenTTL() time.Duration {
 	return defaultTokenTTL
 }
 
-// mintToken makes a new current access token; f.mu must be held.
-func (f *Fake) mintToken(now time.Time) {
-	f.current = "fake_at_" + randomString(32)
-	f.tokens[f.current] = now.Add(f.tokenTTL())
+// mintToken makes a new current access token of a; f.mu must be held.
+func (f *Fake) mintToken(a *App, now time.Time) {
+	a.current = "fake_at_" + randomString(32)
+	f.tokens[a.current] = tokenGrant{app: a.cfg.AppID, expires: now.Add(f.tokenTTL())}
 }
 
 // stableToken serves /cgi-bin/stable_token as WeChat does: in normal mode
 // the same token until it is within 5 minutes of expiry (then the next
 // one, while the old one lives out its time); force_refresh invalidates
-// the current token at once, unless the last one was under 30s ago.
+// the current token at once, unless the last one was under 30s ago. Each
+// app has its own token.
 func (f *Fake) stableToken(w http.ResponseWriter, r *http.Request) {
 	if r.Method != http.MethodPost {
 		f.errcode(w, 43002, "require POST method")
@@ -64,80 +65,90 @@ func (f *Fake) stableToken(w http.ResponseWriter, r *http.Request) {
 		f.errcode(w, 47001, "data format error")
 		return
 	}
-	switch {
-	case req.GrantType != "client_credential":
+	if req.GrantType != "client_credential" {
 		f.errcode(w, 40002, "invalid grant_type")
 		return
-	case req.AppID != f.opts.AppID:
-		f.errcode(w, 40013, "invalid appid")
-		return
-	case req.Secret == "" || (f.opts.Secret != "" && req.Secret != f.opts.Secret):
-		f.errcode(w, 40125, "invalid appsecret")
+	}
+	a, errcode, msg := f.checkSecret(req.AppID, req.Secret)
+	if errcode != 0 {
+		f.errcode(w, errcode, msg)
 		return
 	}
 
 	f.mu.Lock()
 	now := f.now()
-	exp, ok := f.tokens[f.current]
+	g, ok := f.tokens[a.current]
 	switch {
-	case req.ForceRefresh && (!ok || now.Sub(f.lastForce) >= forceInterval):
-		delete(f.tokens, f.current)
-		f.mintToken(now)
-		f.lastForce = now
-	case !ok || !now.Before(exp.Add(-min(handoverWindow, f.tokenTTL()/2))):
-		f.mintToken(now)
+	case req.ForceRefresh && (!ok || now.Sub(a.lastForce) >= forceInterval):
+		delete(f.tokens, a.current)
+		f.mintToken(a, now)
+		a.lastForce = now
+	case !ok || !now.Before(g.expires.Add(-min(handoverWindow, f.tokenTTL()/2))):
+		f.mintToken(a, now)
 	}
-	tok, left := f.current, f.tokens[f.current].Sub(now)
+	tok, left := a.current, f.tokens[a.current].expires.Sub(now)
 	f.mu.Unlock()
 
 	f.ok(w, map[string]any{"access_token": tok, "expires_in": int64((left + time.Second - 1) / time.Second)})
 }
 
-// InvalidateAccessToken makes the current access token invalid and
+// InvalidateAccessToken invalidates the first app's access token (see
+// App.InvalidateAccessToken).
+func (f *Fake) InvalidateAccessToken() { f.first.InvalidateAccessToken() }
+
+// InvalidateAccessToken makes the app's current access token invalid and
 // rotates to a new one, as when another party calls stable_token with
 // force_refresh. It is not counted as a call.
-func (f *Fake) InvalidateAccessToken() {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	delete(f.tokens, f.current)
-	f.mintToken(f.now())
+func (a *App) InvalidateAccessToken() {
+	a.f.mu.Lock()
+	defer a.f.mu.Unlock()
+	delete(a.f.tokens, a.current)
+	a.f.mintToken(a, a.f.now())
 }
 
 // checkAccessToken answers WeChat's errcode for the request's
-// access_token, or 0 when it is valid.
-func (f *Fake) checkAccessToken(q url.Values) (int, string) {
+// access_token, or 0 and the token's app when it is valid.
+func (f *Fake) checkAccessToken(q url.Values) (*App, int, string) {
 	at := q.Get("access_token")
 	if at == "" {
-		return 41001, "access_token missing"
+		return nil, 41001, "access_token missing"
 	}
 	f.mu.Lock()
-	exp, ok := f.tokens[at]
+	g, ok := f.tokens[at]
 	now := f.now()
 	f.mu.Unlock()
 	switch {
 	case !ok:
-		return 40001, "invalid credential, access_token is invalid or not latest"
-	case !now.Before(exp):
-		return 42001, "access_token expired"
+		return nil, 40001, "invalid credential, access_token is invalid or not latest"
+	case !now.Before(g.expires):
+		return nil, 42001, "access_token expired"
 	}
-	return 0, ""
+	return f.apps[g.app], 0, ""
 }
 
 // phoneGrant is what a getPhoneNumber code stands for.
 type phoneGrant struct {
+	app               string
 	countryCode, pure string
 	minted            time.Time
 }
 
-// PhoneCode mints a getPhoneNumber code for the number purePhoneNumber in
-// countryCode (such as "86"), as the phone-number button would. It is
-// valid for 5 minutes and single-use. phoneNumber in the answer is the
-// pure number for "86" and "+"+countryCode+purePhoneNumber otherwise.
+// PhoneCode mints a getPhoneNumber code of the first app (see
+// App.PhoneCode).
 func (f *Fake) PhoneCode(countryCode, purePhoneNumber string) string {
+	return f.first.PhoneCode(countryCode, purePhoneNumber)
+}
+
+// PhoneCode mints a getPhoneNumber code of this app for the number
+// purePhoneNumber in countryCode (such as "86"), as the phone-number
+// button would. It is valid for 5 minutes, single-use, and refused
+// (40029) with another app's access token. phoneNumber in the answer is
+// the pure number for "86" and "+"+countryCode+purePhoneNumber otherwise.
+func (a *App) PhoneCode(countryCode, purePhoneNumber string) string {
 	code := hex.EncodeToString(randomBytes(32)) // 64 hex characters, like WeChat's
-	f.mu.Lock()
-	f.phoneCodes[code] = phoneGrant{countryCode: countryCode, pure: purePhoneNumber, minted: f.now()}
-	f.mu.Unlock()
+	a.f.mu.Lock()
+	a.f.phoneCodes[code] = phoneGrant{app: a.cfg.AppID, countryCode: countryCode, pure: purePhoneNumber, minted: a.f.now()}
+	a.f.mu.Unlock()
 	return code
 }
 
@@ -150,7 +161,8 @@ func (f *Fake) getUserPhoneNumber(w http.ResponseWriter, r *http.Request) {
 		f.errcode(w, 43002, "require POST method")
 		return
 	}
-	if code, msg := f.checkAccessToken(r.URL.Query()); code != 0 {
+	a, code, msg := f.checkAccessToken(r.URL.Query())
+	if code != 0 {
 		f.errcode(w, code, msg)
 		return
 	}
@@ -173,8 +185,8 @@ func (f *Fake) getUserPhoneNumber(w http.ResponseWriter, r *http.Request) {
 	case f.opts.AllowReuse && !ok:
 		sum := sha256.Sum256([]byte(req.Code))
 		n := strconv.FormatUint(uint64(sum[0])<<24|uint64(sum[1])<<16|uint64(sum[2])<<8|uint64(sum[3]), 10)
-		g, ok = phoneGrant{countryCode: "86", pure: "139" + (n + "00000000")[:8], minted: now}, true
-	case f.usedPhone[req.Code] && !f.opts.AllowReuse, !ok, now.Sub(g.minted) > phoneCodeTTL:
+		g, ok = phoneGrant{app: a.cfg.AppID, countryCode: "86", pure: "139" + (n + "00000000")[:8], minted: now}, true
+	case f.usedPhone[req.Code] && !f.opts.AllowReuse, !ok, g.app != a.cfg.AppID, now.Sub(g.minted) > phoneCodeTTL:
 		f.mu.Unlock()
 		f.errcode(w, 40029, "invalid code")
 		return
@@ -193,21 +205,23 @@ func (f *Fake) getUserPhoneNumber(w http.ResponseWriter, r *http.Request) {
 			"phoneNumber":     number,
 			"purePhoneNumber": g.pure,
 			"countryCode":     g.countryCode,
-			"watermark":       map[string]any{"timestamp": now.Unix(), "appid": f.opts.AppID},
+			"watermark":       map[string]any{"timestamp": now.Unix(), "appid": a.cfg.AppID},
 		},
 	})
 }
 
-// checkSession serves /wxa/checksession: the signature must be
-// hex(HMAC-SHA256(key = the user's current session_key, message = "")),
-// else 87009.
+// checkSession serves /wxa/checksession: the openid must be a user of
+// the access token's app (else 40003), and the signature
+// hex(HMAC-SHA256(key = the user's current session_key, message = ""))
+// (else 87009).
 func (f *Fake) checkSession(w http.ResponseWriter, r *http.Request) {
 	if r.Method != http.MethodGet {
 		f.errcode(w, 43001, "require GET method")
 		return
 	}
 	q := r.URL.Query()
-	if code, msg := f.checkAccessToken(q); code != 0 {
+	a, code, msg := f.checkAccessToken(q)
+	if code != 0 {
 		f.errcode(w, code, msg)
 		return
 	}
@@ -215,7 +229,7 @@ func (f *Fake) checkSession(w http.ResponseWriter, r *http.Request) {
 		f.errcode(w, 40097, "invalid args")
 		return
 	}
-	sk := f.SessionKey(q.Get("openid"))
+	sk := a.SessionKey(q.Get("openid"))
 	if sk == "" {
 		f.errcode(w, 40003, "invalid openid")
 		return
@@ -229,21 +243,28 @@ func (f *Fake) checkSession(w http.ResponseWriter, r *http.Request) {
 	f.write(w, map[string]any{"errcode": 0, "errmsg": "ok"})
 }
 
-// EncryptOpenData encrypts payload for the user openid exactly as WeChat
-// does for open data: it adds watermark {appid, timestamp}, and encrypts
-// the JSON with AES-128-CBC, PKCS#7 padding, the user's current
-// session_key as key and a random iv; both results are base64. It panics
-// when openid never logged in: the user has no session_key.
+// EncryptOpenData encrypts open data of the first app (see
+// App.EncryptOpenData).
 func (f *Fake) EncryptOpenData(openid string, payload map[string]any) (encryptedData, iv string) {
-	sk := f.SessionKey(openid)
+	return f.first.EncryptOpenData(openid, payload)
+}
+
+// EncryptOpenData encrypts payload for the user openid of this app
+// exactly as WeChat does for open data: it adds watermark {appid,
+// timestamp}, and encrypts the JSON with AES-128-CBC, PKCS#7 padding, the
+// user's current session_key as key and a random iv; both results are
+// base64. It panics when openid never logged in to this app: the user has
+// no session_key.
+func (a *App) EncryptOpenData(openid string, payload map[string]any) (encryptedData, iv string) {
+	sk := a.SessionKey(openid)
 	if sk == "" {
-		panic("wechattest: EncryptOpenData: user " + openid + " never logged in")
+		panic("wechattest: EncryptOpenData: user " + openid + " never logged in to " + a.cfg.AppID)
 	}
 	doc := make(map[string]any, len(payload)+1)
 	for k, v := range payload {
 		doc[k] = v
 	}
-	doc["watermark"] = map[string]any{"appid": f.opts.AppID, "timestamp": f.now().Unix()}
+	doc["watermark"] = map[string]any{"appid": a.cfg.AppID, "timestamp": a.f.now().Unix()}
 	pt, err := json.Marshal(doc)
 	if err != nil {
 		panic("wechattest: EncryptOpenData: " + err.Error())
@@ -292,14 +313,17 @@ type userInfo struct {
 	AvatarURL string `json:"avatarUrl"`
 }
 
-// UserInfo returns what wx.getUserInfo hands the mini program of user
+// UserInfo returns the first app's user info (see App.UserInfo).
+func (f *Fake) UserInfo(openid string) Detail { return f.first.UserInfo(openid) }
+
+// UserInfo returns what wx.getUserInfo hands this mini program of user
 // openid: rawData, signature = sha1(rawData + session_key), userInfo, and
 // encryptedData/iv holding the same fields plus openId and the watermark.
-// It panics when openid never logged in.
-func (f *Fake) UserInfo(openid string) Detail {
-	sk := f.SessionKey(openid)
+// It panics when openid never logged in to this app.
+func (a *App) UserInfo(openid string) Detail {
+	sk := a.SessionKey(openid)
 	if sk == "" {
-		panic("wechattest: UserInfo: user " + openid + " never logged in")
+		panic("wechattest: UserInfo: user " + openid + " never logged in to " + a.cfg.AppID)
 	}
 	ui := userInfo{NickName: "微信用户", Language: "zh_CN", AvatarURL: "https://thirdwx.qlogo.cn/mmopen/vi_32/fake/132"}
 	raw, _ := json.Marshal(ui)
@@ -311,7 +335,7 @@ func (f *Fake) UserInfo(openid string) Detail {
 	for k, v := range fields {
 		enc[k] = v
 	}
-	data, iv := f.EncryptOpenData(openid, enc)
+	data, iv := a.EncryptOpenData(openid, enc)
 	return Detail{
 		ErrMsg:        "getUserInfo:ok",
 		RawData:       string(raw),
@@ -323,12 +347,15 @@ func (f *Fake) UserInfo(openid string) Detail {
 	}
 }
 
-// ShareInfo returns what wx.getShareInfo hands the mini program of user
+// ShareInfo returns the first app's share info (see App.ShareInfo).
+func (f *Fake) ShareInfo(openid, openGID string) Detail { return f.first.ShareInfo(openid, openGID) }
+
+// ShareInfo returns what wx.getShareInfo hands this mini program of user
 // openid for a share into the group openGID: encryptedData and iv of
 // {"openGId": openGID} with the watermark. It panics when openid never
-// logged in.
-func (f *Fake) ShareInfo(openid, openGID string) Detail {
-	data, iv := f.EncryptOpenData(openid, map[string]any{"openGId": openGID})
+// logged in to this app.
+func (a *App) ShareInfo(openid, openGID string) Detail {
+	data, iv := a.EncryptOpenData(openid, map[string]any{"openGId": openGID})
 	return Detail{ErrMsg: "getShareInfo:ok", EncryptedData: data, IV: iv, CloudID: randomString(24)}
 }
 

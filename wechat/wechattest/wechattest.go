@@ -12,13 +12,20 @@
 //	defer wx.Close()
 //	code := wx.Code("alice") // a fresh wx.login code for user "alice"
 //
+// One fake serves several mini programs, as WeChat does: Options.Apps
+// lists more AppIDs, each with its own secret, and App(appid) mints codes
+// and open data for one of them. A user has a different openid in every
+// app and, in apps bound to the Open Platform account (UnionID), the same
+// unionid in all of them. A code, a session_key, an access token and a
+// phone code belong to the app they were issued for: another app's
+// credentials get WeChat's error for them.
+//
 // Faults (errcodes, HTTP errors, garbage, hangs) are injected with Inject.
 package wechattest
 
 import (
 	"bytes"
 	"crypto/hmac"
-	"crypto/rand"
 	"crypto/sha256"
 	"encoding/base64"
 	"encoding/json"
@@ -32,14 +39,16 @@ import (
 
 // Options configures a Fake.
 type Options struct {
-	AppID  string // the AppID the fake accepts; "wxfake0000000000" when empty
-	Secret string // the AppSecret the fake accepts; any non-empty one when empty
+	AppID  string // the first AppID the fake serves; "wxfake0000000000" when empty
+	Secret string // its AppSecret; any non-empty one when empty
+	// Apps are more mini programs the fake serves beside AppID.
+	Apps []AppConfig
 
 	// AllowReuse lets a login code be exchanged more than once, always for
 	// the same user (dev mode). The real WeChat answers 40163 instead.
 	AllowReuse bool
-	// UnionID makes answers carry a unionid, as for an app bound to a
-	// WeChat Open Platform account.
+	// UnionID makes AppID's answers carry a unionid, as for an app bound
+	// to a WeChat Open Platform account.
 	UnionID bool
 	// StringErrcode sends errcode as a JSON string ("40029"), a quirk seen
 	// in the wild.
@@ -56,31 +65,53 @@ type Options struct {
 	Now func() time.Time
 }
 
+// AppConfig is one more mini program a Fake serves.
+type AppConfig struct {
+	AppID  string // required, and unique
+	Secret string // the AppSecret; any non-empty one when empty
+	// UnionID makes this app's answers carry the user's unionid: the app
+	// is bound to the Open Platform account, as every app with UnionID is.
+	UnionID bool
+}
+
 // Fault, when injected, sees every request first; it returns true when
 // it has answered the request itself.
 type Fault func(w http.ResponseWriter, r *http.Request) bool
 
 // Fake is the fake WeChat as an http.Handler.
 type Fake struct {
-	opts Options
-	mux  *http.ServeMux
+	opts  Options
+	mux   *http.ServeMux
+	first *App
+	apps  map[string]*App // by AppID
 
 	mu       sync.Mutex
 	fault    Fault
-	used     map[string]bool   // login codes already exchanged
-	codeUser map[string]string // codes minted by Code, to their user
-	sessions map[string]string // openid → current session_key
-	calls    map[string]int    // API path → calls
+	used     map[appKey]bool      // login codes already exchanged
+	codeUser map[string]codeGrant // codes minted by Code, to their app and user
+	sessions map[appKey]string    // (app, openid) → current session_key
+	calls    map[string]int       // API path → calls
 	seq      int
 
-	tokens     map[string]time.Time  // access token → expiry
-	current    string                // the token stable_token hands out now
-	lastForce  time.Time             // the last force_refresh that rotated
+	tokens     map[string]tokenGrant // access token → its app and expiry
 	phoneCodes map[string]phoneGrant // codes minted by PhoneCode
 	usedPhone  map[string]bool       // phone codes already exchanged
 }
 
-// New returns a Fake configured by opts.
+// appKey names something that belongs to one app: a code, an openid.
+type appKey struct{ app, id string }
+
+// codeGrant is who a login code was minted for.
+type codeGrant struct{ app, user string }
+
+// tokenGrant is what an access token stands for.
+type tokenGrant struct {
+	app     string
+	expires time.Time
+}
+
+// New returns a Fake configured by opts. It panics when an AppID of
+// opts.Apps is empty or given twice.
 func New(opts Options) *Fake {
 	if opts.AppID == "" {
 		opts.AppID = "wxfake0000000000"
@@ -88,15 +119,23 @@ func New(opts Options) *Fake {
 	f := &Fake{
 		opts:     opts,
 		mux:      http.NewServeMux(),
-		used:     map[string]bool{},
-		codeUser: map[string]string{},
-		sessions: map[string]string{},
+		apps:     map[string]*App{},
+		used:     map[appKey]bool{},
+		codeUser: map[string]codeGrant{},
+		sessions: map[appKey]string{},
 		calls:    map[string]int{},
 
-		tokens:     map[string]time.Time{},
+		tokens:     map[string]tokenGrant{},
 		phoneCodes: map[string]phoneGrant{},
 		usedPhone:  map[string]bool{},
 	}
+	for _, c := range append([]AppConfig{{AppID: opts.AppID, Secret: opts.Secret, UnionID: opts.UnionID}}, opts.Apps...) {
+		if c.AppID == "" || f.apps[c.AppID] != nil {
+			panic("wechattest: AppID " + strconv.Quote(c.AppID) + " is empty or given twice")
+		}
+		f.apps[c.AppID] = &App{f: f, cfg: c}
+	}
+	f.first = f.apps[opts.AppID]
 	f.mux.HandleFunc("/sns/jscode2session", f.jscode2session)
 	f.mux.HandleFunc("/cgi-bin/stable_token", f.stableToken)
 	f.mux.HandleFunc("/wxa/business/getuserphonenumber", f.getUserPhoneNumber)
@@ -104,8 +143,33 @@ func New(opts Options) *Fake {
 	return f
 }
 
-// AppID returns the AppID the fake accepts.
-func (f *Fake) AppID() string { return f.opts.AppID }
+// App is one mini program the fake serves: its users' codes, ids,
+// session_keys and open data. The Fake's own methods of the same names
+// are those of its first app, Options.AppID.
+type App struct {
+	f   *Fake
+	cfg AppConfig
+
+	// The access token stable_token hands out now, and the last
+	// force_refresh that rotated it; guarded by f.mu.
+	current   string
+	lastForce time.Time
+}
+
+// App returns the app appid. It panics when the fake does not serve it.
+func (f *Fake) App(appid string) *App {
+	a := f.apps[appid]
+	if a == nil {
+		panic("wechattest: the fake does not serve AppID " + strconv.Quote(appid))
+	}
+	return a
+}
+
+// AppID returns the first AppID the fake serves, Options.AppID.
+func (f *Fake) AppID() string { return f.first.cfg.AppID }
+
+// AppID returns the app's AppID.
+func (a *App) AppID() string { return a.cfg.AppID }
 
 // ServeHTTP counts the call, applies an injected fault, and answers like
 // WeChat.
@@ -136,51 +200,82 @@ func (f *Fake) Calls(path string) int {
 	return f.calls[path]
 }
 
-// Code mints a fresh, unused login code for user, as wx.login would on
-// that user's phone: every code of one user maps to the same openid.
-func (f *Fake) Code(user string) string {
-	b := make([]byte, 24)
-	rand.Read(b)
-	code := base64.RawURLEncoding.EncodeToString(b) // 32 characters, like WeChat's
-	f.mu.Lock()
-	f.codeUser[code] = user
-	f.mu.Unlock()
+// Code mints a fresh login code of the first app for user (see App.Code).
+func (f *Fake) Code(user string) string { return f.first.Code(user) }
+
+// OpenID returns the openid the first app gives user.
+func (f *Fake) OpenID(user string) string { return f.first.OpenID(user) }
+
+// UnionID returns the unionid of user, the same in every app.
+func (f *Fake) UnionID(user string) string { return derive("open-platform/unionid", user, 'u') }
+
+// SessionKey returns the current session_key of openid in the first app,
+// or "" when that user never logged in to it.
+func (f *Fake) SessionKey(openid string) string { return f.first.SessionKey(openid) }
+
+// Code mints a fresh, unused login code of this app for user, as wx.login
+// would in this mini program on that user's phone: every code of one user
+// maps to the same openid. Another app's jscode2session refuses it (40029).
+func (a *App) Code(user string) string {
+	code := randomString(24) // 32 characters, like WeChat's
+	a.f.mu.Lock()
+	a.f.codeUser[code] = codeGrant{app: a.cfg.AppID, user: user}
+	a.f.mu.Unlock()
 	return code
 }
 
-// OpenID returns the openid the fake gives user (see Code).
-func (f *Fake) OpenID(user string) string { return f.derive("openid", user, 'o') }
+// OpenID returns the openid this app gives user (see Code): each app
+// gives the same user another one.
+func (a *App) OpenID(user string) string { return derive(a.cfg.AppID+"/openid", user, 'o') }
 
-// UnionID returns the unionid the fake gives user when Options.UnionID is set.
-func (f *Fake) UnionID(user string) string { return f.derive("unionid", user, 'u') }
+// UnionID returns the unionid this app's answers carry for user, or ""
+// when the app is not bound to the Open Platform account (no UnionID).
+func (a *App) UnionID(user string) string {
+	if !a.cfg.UnionID {
+		return ""
+	}
+	return a.f.UnionID(user)
+}
 
-// SessionKey returns the current session_key of openid, or "" when that
-// user never logged in.
-func (f *Fake) SessionKey(openid string) string {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	return f.sessions[openid]
+// SessionKey returns the current session_key of openid in this app, or ""
+// when that user never logged in to it.
+func (a *App) SessionKey(openid string) string {
+	a.f.mu.Lock()
+	defer a.f.mu.Unlock()
+	return a.f.sessions[appKey{a.cfg.AppID, openid}]
 }
 
 // derive makes a stable 28-character id, the length of a real openid.
-func (f *Fake) derive(kind, user string, prefix byte) string {
-	m := hmac.New(sha256.New, []byte(f.opts.AppID+"/"+kind))
+func derive(key, user string, prefix byte) string {
+	m := hmac.New(sha256.New, []byte(key))
 	m.Write([]byte(user))
 	return string(prefix) + base64.RawURLEncoding.EncodeToString(m.Sum(nil))[:27]
 }
 
-func (f *Fake) jscode2session(w http.ResponseWriter, r *http.Request) {
-	q := r.URL.Query()
-	code := q.Get("js_code")
+// checkSecret answers the errcode for appid and secret, 0 when the fake
+// serves the app and the secret is its own, with the app.
+func (f *Fake) checkSecret(appid, secret string) (*App, int, string) {
+	a := f.apps[appid]
 	switch {
-	case r.Method != http.MethodGet:
+	case a == nil:
+		return nil, 40013, "invalid appid"
+	case secret == "" || (a.cfg.Secret != "" && secret != a.cfg.Secret):
+		return nil, 40125, "invalid appsecret"
+	}
+	return a, 0, ""
+}
+
+func (f *Fake) jscode2session(w http.ResponseWriter, r *http.Request) {
+	if r.Method != http.MethodGet {
 		f.errcode(w, 43001, "require GET method")
 		return
-	case q.Get("appid") != f.opts.AppID:
-		f.errcode(w, 40013, "invalid appid")
-		return
-	case q.Get("secret") == "" || (f.opts.Secret != "" && q.Get("secret") != f.opts.Secret):
-		f.errcode(w, 40125, "invalid appsecret")
+	}
+	q := r.URL.Query()
+	code := q.Get("js_code")
+	a, errcode, msg := f.checkSecret(q.Get("appid"), q.Get("secret"))
+	switch {
+	case errcode != 0:
+		f.errcode(w, errcode, msg)
 		return
 	case q.Get("grant_type") != "authorization_code":
 		f.errcode(w, 40002, "invalid grant_type")
@@ -191,30 +286,35 @@ func (f *Fake) jscode2session(w http.ResponseWriter, r *http.Request) {
 	}
 
 	f.mu.Lock()
-	if f.used[code] && !f.opts.AllowReuse {
+	grant, minted := f.codeUser[code]
+	if minted && grant.app != a.cfg.AppID {
+		f.mu.Unlock()
+		f.errcode(w, 40029, "invalid code") // wx.login's code is for the app that called it
+		return
+	}
+	key := appKey{a.cfg.AppID, code}
+	if f.used[key] && !f.opts.AllowReuse {
 		f.mu.Unlock()
 		f.errcode(w, 40163, "code been used")
 		return
 	}
-	f.used[code] = true
-	user, ok := f.codeUser[code]
-	if !ok {
+	f.used[key] = true
+	user := grant.user
+	if !minted {
 		user = "code:" + code // any code is some user's; the same code, the same user
 	}
-	openid := f.OpenID(user)
-	sk := f.sessions[openid]
+	openid := a.OpenID(user)
+	sk := f.sessions[appKey{a.cfg.AppID, openid}]
 	if sk == "" || !f.opts.AllowReuse {
 		// A new wx.login replaces the session_key, as WeChat does.
-		b := make([]byte, 16)
-		rand.Read(b)
-		sk = base64.StdEncoding.EncodeToString(b)
-		f.sessions[openid] = sk
+		sk = base64.StdEncoding.EncodeToString(randomBytes(16))
+		f.sessions[appKey{a.cfg.AppID, openid}] = sk
 	}
 	f.mu.Unlock()
 
 	ans := map[string]any{"openid": openid, "session_key": sk}
-	if f.opts.UnionID {
-		ans["unionid"] = f.UnionID(user)
+	if u := a.UnionID(user); u != "" {
+		ans["unionid"] = u
 	}
 	f.ok(w, ans)
 }

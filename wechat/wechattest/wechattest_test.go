@@ -1,6 +1,9 @@
 package wechattest_test
 
 import (
+	"crypto/hmac"
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -106,4 +109,125 @@ func ExampleServer() {
 	json.NewDecoder(resp.Body).Decode(&ans)
 	fmt.Println(ans.OpenID == wx.OpenID("alice"), wx.Calls("/sns/jscode2session"))
 	// Output: true 1
+}
+
+// TestSeveralApps pins what a fake serving several mini programs does, as
+// WeChat does for apps bound to one Open Platform account: each app its
+// own secret, openids and codes, the same unionid in every bound app.
+func TestSeveralApps(t *testing.T) {
+	srv := wechattest.NewServer(wechattest.Options{AppID: "wxA", Secret: "sec", UnionID: true, Apps: []wechattest.AppConfig{
+		{AppID: "wxB", Secret: "secB", UnionID: true},
+		{AppID: "wxC", Secret: "secC"}, // not bound to the Open Platform account
+	}})
+	defer srv.Close()
+	login := func(appid, secret, code string) map[string]any {
+		t.Helper()
+		_, m := get(t, srv.URL, url.Values{"appid": {appid}, "secret": {secret}, "js_code": {code}, "grant_type": {"authorization_code"}})
+		return m
+	}
+	b, c := srv.App("wxB"), srv.App("wxC")
+
+	a1 := login("wxA", "sec", srv.Code("alice"))
+	b1 := login("wxB", "secB", b.Code("alice"))
+	c1 := login("wxC", "secC", c.Code("alice"))
+	if a1["openid"] != srv.OpenID("alice") || b1["openid"] != b.OpenID("alice") || c1["openid"] != c.OpenID("alice") {
+		t.Errorf("openids %v %v %v, want each app's own", a1["openid"], b1["openid"], c1["openid"])
+	}
+	if a1["openid"] == b1["openid"] || b1["openid"] == c1["openid"] {
+		t.Errorf("two apps gave alice the same openid: %v %v %v", a1["openid"], b1["openid"], c1["openid"])
+	}
+	if a1["unionid"] != srv.UnionID("alice") || b1["unionid"] != srv.UnionID("alice") || b.UnionID("alice") != srv.UnionID("alice") {
+		t.Errorf("unionids %v %v, want %s in both bound apps", a1["unionid"], b1["unionid"], srv.UnionID("alice"))
+	}
+	if _, ok := c1["unionid"]; ok || c.UnionID("alice") != "" {
+		t.Errorf("an app without UnionID answered unionid: %v", c1)
+	}
+	if bob := login("wxB", "secB", b.Code("bob")); bob["unionid"] == b1["unionid"] {
+		t.Errorf("bob and alice share a unionid: %v", bob)
+	}
+	if b.SessionKey(b.OpenID("alice")) != b1["session_key"] || srv.SessionKey(b.OpenID("alice")) != "" {
+		t.Error("session keys are not kept per app")
+	}
+
+	// Each app's credentials and codes are its own.
+	if m := login("wxB", "sec", b.Code("alice")); m["errcode"] != float64(40125) {
+		t.Errorf("app B with app A's secret: %v, want 40125", m)
+	}
+	if m := login("wxB", "secB", srv.Code("alice")); m["errcode"] != float64(40029) {
+		t.Errorf("app A's code at app B: %v, want 40029", m)
+	}
+	// A code nobody minted is some user's in every app: the same user.
+	x, y := login("wxA", "sec", "some-code"), login("wxB", "secB", "some-code")
+	if x["openid"] == y["openid"] || x["unionid"] != y["unionid"] || x["unionid"] == nil {
+		t.Errorf("the same unminted code in two apps: %v, %v; want two openids, one unionid", x, y)
+	}
+}
+
+// TestSeveralAppsAccessTokens checks that an access token acts for its
+// own app only: its users, its phone codes, its watermark.
+func TestSeveralAppsAccessTokens(t *testing.T) {
+	srv := wechattest.NewServer(wechattest.Options{AppID: "wxA", Secret: "sec", Apps: []wechattest.AppConfig{{AppID: "wxB", Secret: "secB"}}})
+	defer srv.Close()
+	accessToken := func(appid, secret string) string {
+		t.Helper()
+		resp, err := http.Post(srv.URL+"/cgi-bin/stable_token", "application/json",
+			strings.NewReader(`{"grant_type":"client_credential","appid":"`+appid+`","secret":"`+secret+`"}`))
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		var m struct {
+			AccessToken string `json:"access_token"`
+		}
+		json.NewDecoder(resp.Body).Decode(&m)
+		if m.AccessToken == "" {
+			t.Fatalf("no access token for %s", appid)
+		}
+		return m.AccessToken
+	}
+	atA, atB := accessToken("wxA", "sec"), accessToken("wxB", "secB")
+	if atA == atB {
+		t.Fatal("two apps share an access token")
+	}
+	phone := func(at, code string) map[string]any {
+		t.Helper()
+		resp, err := http.Post(srv.URL+"/wxa/business/getuserphonenumber?access_token="+at, "application/json", strings.NewReader(`{"code":"`+code+`"}`))
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		var m map[string]any
+		json.NewDecoder(resp.Body).Decode(&m)
+		return m
+	}
+	if m := phone(atA, srv.App("wxB").PhoneCode("86", "13800000000")); m["errcode"] != float64(40029) {
+		t.Errorf("app B's phone code with app A's token: %v, want 40029", m)
+	}
+	m := phone(atB, srv.App("wxB").PhoneCode("86", "13800000000"))
+	if info, _ := m["phone_info"].(map[string]any); info == nil || info["watermark"].(map[string]any)["appid"] != "wxB" {
+		t.Errorf("app B's phone code with app B's token: %v, want app B's watermark", m)
+	}
+
+	// checksession knows only the token's app's users.
+	_, ans := get(t, srv.URL, url.Values{"appid": {"wxB"}, "secret": {"secB"}, "js_code": {srv.App("wxB").Code("u")}, "grant_type": {"authorization_code"}})
+	openid := ans["openid"].(string)
+	check := func(at string) map[string]any {
+		t.Helper()
+		sig := hmac.New(sha256.New, []byte(srv.App("wxB").SessionKey(openid)))
+		resp, err := http.Get(srv.URL + "/wxa/checksession?" + url.Values{"access_token": {at}, "openid": {openid},
+			"signature": {hex.EncodeToString(sig.Sum(nil))}, "sig_method": {"hmac_sha256"}}.Encode())
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		var m map[string]any
+		json.NewDecoder(resp.Body).Decode(&m)
+		return m
+	}
+	if m := check(atA); m["errcode"] != float64(40003) {
+		t.Errorf("checksession of app B's user with app A's token: %v, want 40003", m)
+	}
+	if m := check(atB); m["errcode"] != float64(0) {
+		t.Errorf("checksession with the app's own token: %v, want errcode 0", m)
+	}
 }

@@ -1,0 +1,76 @@
+package handlers
+
+import (
+	"context"
+	"errors"
+
+	"github.com/wxlogin/wxlogin/token"
+)
+
+// App is one mini program (or mini game) the server serves, and what acts
+// for it. A login names its app; every endpoint behind a token acts for
+// the token's app.
+type App struct {
+	AppID   string
+	WeChat  WeChat  // its code exchange
+	Tokens  Issuer  // signs its tokens and opens their session keys
+	UserAPI UserAPI // its calls with its access token; nil answers internal_error
+}
+
+// newApps indexes the apps of d: Deps.AppID's (when set) and Deps.Apps.
+func newApps(d Deps) (map[string]*App, error) {
+	list := d.Apps
+	if d.AppID != "" {
+		list = append([]App{{AppID: d.AppID, WeChat: d.WeChat, Tokens: d.Tokens, UserAPI: d.UserAPI}}, list...)
+	}
+	apps := make(map[string]*App, len(list))
+	for _, a := range list {
+		if a.AppID == "" || apps[a.AppID] != nil {
+			return nil, errors.New("handlers: an app's AppID is empty or given twice")
+		}
+		apps[a.AppID] = &a
+	}
+	return apps, nil
+}
+
+// loginApp is the app a login names in its appid field (nil when the
+// field is absent), before any upstream call: with a single app the
+// field may be left out.
+func (s *server) loginApp(ctx context.Context, appid *string) (*App, error) {
+	if appid == nil {
+		if s.only != nil {
+			setApp(ctx, s.only.AppID)
+			return s.only, nil
+		}
+		return nil, errorf(CodeInvalidRequest, `field "appid" is required: this server serves several mini programs; send wx.getAccountInfoSync().miniProgram.appId`)
+	}
+	if *appid == "" {
+		return nil, errorf(CodeInvalidRequest, `field "appid" must not be empty`)
+	}
+	a := s.apps[*appid]
+	if a == nil {
+		// The AppID is not logged or echoed: it is any text a client sent.
+		return nil, errorf(CodeUnknownApp, `field "appid" names a mini program this server does not serve`)
+	}
+	setApp(ctx, a.AppID)
+	return a, nil
+}
+
+// appOf is the app a verified token was issued for, which every endpoint
+// behind a token acts for: unknown_app when it is no longer served.
+func (s *server) appOf(ctx context.Context, c *token.Claims) (*App, error) {
+	setApp(ctx, c.AppID) // signed by this server, so safe to log
+	a := s.apps[c.AppID]
+	if a == nil {
+		return nil, errorf(CodeUnknownApp, "this token's mini program (its appid claim) is no longer served here")
+	}
+	return a, nil
+}
+
+// setApp records the app a request acts for, for its log line and the
+// login metrics.
+func setApp(ctx context.Context, appid string) {
+	if info := infoOf(ctx); info != nil {
+		info.app = appid
+	}
+}
