@@ -13,6 +13,7 @@ import (
 
 	"github.com/kelseyhightower/envconfig"
 
+	"github.com/wxlogin/wxlogin/claims"
 	"github.com/wxlogin/wxlogin/handlers"
 	"github.com/wxlogin/wxlogin/logging"
 	"github.com/wxlogin/wxlogin/metrics"
@@ -70,8 +71,8 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		ReadHeaderTimeout: connTimeouts.readHeader,
 		ReadTimeout:       connTimeouts.read,
 		// The slowest request makes up to four WeChat calls (/v1/phone:
-		// access token, exchange, refetch, retry).
-		WriteTimeout:   4*cfg.WeChatTimeout + 10*time.Second,
+		// access token, exchange, refetch, retry), then a hook call.
+		WriteTimeout:   4*cfg.WeChatTimeout + cfg.ClaimsTimeout + 10*time.Second,
 		IdleTimeout:    connTimeouts.idle,
 		MaxHeaderBytes: 16 << 10,
 		ErrorLog:       slog.NewLogLogger(logger.Handler(), slog.LevelWarn),
@@ -81,7 +82,7 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 
 	url := "http://" + ln.Addr().String()
 	logger.Info("listening", "version", version, "addr", ln.Addr().String(), "issuer", a.issuer, "alg", a.alg, "kid", a.kid,
-		"apps", appIDs(cfg.apps()), "subject", cfg.Subject, "dev", cfg.Dev)
+		"apps", appIDs(cfg.apps()), "subject", cfg.Subject, "claims_hook", cfg.ClaimsURL != "", "dev", cfg.Dev)
 	fmt.Fprintf(stdout, "wxlogin listening on %s\n", url)
 	if cfg.Dev {
 		printDevHint(stdout, ln.Addr(), appIDs(cfg.apps()))
@@ -113,6 +114,19 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	}
 	logger.Info("stopped")
 	return nil
+}
+
+// claimsHook is the client of WXLOGIN_CLAIMS_URL, or nil without one.
+// It has its own keep-alive HTTP client: the hook is not WeChat.
+func (cfg *Config) claimsHook() (handlers.ClaimsHook, error) {
+	if cfg.ClaimsURL == "" {
+		return nil, nil
+	}
+	key, err := cfg.claimsKey()
+	if err != nil {
+		return nil, err
+	}
+	return claims.NewClient(claims.Config{URL: cfg.ClaimsURL, Key: key, Timeout: cfg.ClaimsTimeout, Now: cfg.Now})
 }
 
 // connTimeouts bound how long a client may take to send its headers and
@@ -229,10 +243,15 @@ func newApp(cfg *Config, logger *slog.Logger, addr net.Addr) (*app, error) {
 	if err != nil {
 		return nil, err
 	}
+	hook, err := cfg.claimsHook()
+	if err != nil {
+		return nil, err
+	}
 	ready := &handlers.Readiness{}
 	h, err := handlers.New(handlers.Deps{
 		Logger: logger, Issuer: issuerURL, Apps: apps,
 		Verifier: ver, Keys: keys, Readiness: ready,
+		Claims: hook, PhoneInToken: cfg.PhoneInToken,
 		RateLimit: cfg.RateLimit, TrustedProxies: trusted,
 		Metrics: m, MetricsHandler: m.Handler(),
 	})

@@ -3,6 +3,9 @@ package handlers
 import (
 	"net/http"
 	"unicode/utf8"
+
+	"github.com/wxlogin/wxlogin/claims"
+	"github.com/wxlogin/wxlogin/token"
 )
 
 // maxCodeLen bounds a login or phone code; WeChat's are 32 characters.
@@ -44,7 +47,14 @@ func (s *server) handleLogin() http.HandlerFunc {
 			s.writeError(w, r, err)
 			return
 		}
-		issued, err := app.Tokens.Issue(sess.OpenID, sess.UnionID, sess.SessionKey)
+		// A resent code answered from the resend cache comes here too: the
+		// hook is asked afresh, as the user may have changed since.
+		x, err := s.hookExtra(r, claims.Request{Event: claims.EventLogin, AppID: app.AppID, OpenID: sess.OpenID, UnionID: sess.UnionID}, token.Extra{})
+		if err != nil {
+			s.writeError(w, r, err)
+			return
+		}
+		issued, err := app.Tokens.IssueWith(sess.OpenID, sess.UnionID, sess.SessionKey, x)
 		if err != nil {
 			s.writeError(w, r, err)
 			return

@@ -37,7 +37,8 @@ const (
 type odOptions struct {
 	appID   string // odAppID when empty
 	fake    wechattest.Options
-	timeout time.Duration // of one WeChat call; 2s when zero
+	timeout time.Duration        // of one WeChat call; 2s when zero
+	deps    func(*handlers.Deps) // changes the dependencies before handlers.New
 }
 
 // odEnv is the API under test and what it is wired to.
@@ -82,11 +83,15 @@ func newODEnv(t *testing.T, o odOptions) *odEnv {
 		Fetch: func(ctx context.Context) (wechat.AccessToken, error) { return client.StableAccessToken(ctx, false) },
 	})
 	logs := &logBuffer{}
-	h, err := handlers.New(handlers.Deps{
+	deps := handlers.Deps{
 		Logger: slog.New(slog.NewJSONHandler(captureLogs(logs), nil)),
 		AppID:  o.appID, Issuer: odIssuer, WeChat: client, Tokens: iss, Verifier: ver,
 		Keys: []token.Key{iss.Key()}, UserAPI: &wechat.UserAPI{Client: client, Tokens: cache},
-	})
+	}
+	if o.deps != nil {
+		o.deps(&deps)
+	}
+	h, err := handlers.New(deps)
 	if err != nil {
 		t.Fatal(err)
 	}
