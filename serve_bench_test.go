@@ -30,16 +30,26 @@ import (
 // net/http.(*conn).serve for the server's share.
 //
 // "code-reuse-off" sets WXLOGIN_CODE_REUSE_WINDOW=0, to show what the
-// duplicate-code cache costs.
+// duplicate-code cache costs. "two-apps" serves a second app
+// (WXLOGIN_APPS) and alternates the logins between the two, naming the
+// app in each, against "one-app", which names its one app too.
 func BenchmarkServeLogin(b *testing.B) {
-	b.Run("default", func(b *testing.B) { benchServeLogin(b, nil) })
+	b.Run("default", func(b *testing.B) { benchServeLogin(b, nil, nil) })
 	b.Run("code-reuse-off", func(b *testing.B) {
-		benchServeLogin(b, map[string]string{"WXLOGIN_CODE_REUSE_WINDOW": "0"})
+		benchServeLogin(b, map[string]string{"WXLOGIN_CODE_REUSE_WINDOW": "0"}, nil)
+	})
+	b.Run("one-app", func(b *testing.B) { benchServeLogin(b, nil, []string{"wxbench00000000000"}) })
+	b.Run("two-apps", func(b *testing.B) {
+		benchServeLogin(b, map[string]string{"WXLOGIN_APPS": "wxbench00000000001:bench-secret-2"},
+			[]string{"wxbench00000000000", "wxbench00000000001"})
 	})
 }
 
-func benchServeLogin(b *testing.B, extra map[string]string) {
-	fake := wechattest.NewServer(wechattest.Options{AppID: "wxbench00000000000", Secret: "bench-secret", UnionID: true})
+// benchServeLogin logs in, naming the apps of appids in turn (none: the
+// code alone).
+func benchServeLogin(b *testing.B, extra map[string]string, appids []string) {
+	fake := wechattest.NewServer(wechattest.Options{AppID: "wxbench00000000000", Secret: "bench-secret", UnionID: true,
+		Apps: []wechattest.AppConfig{{AppID: "wxbench00000000001", Secret: "bench-secret-2", UnionID: true}}})
 	defer fake.Close()
 
 	for _, kv := range os.Environ() {
@@ -95,8 +105,14 @@ func benchServeLogin(b *testing.B, extra map[string]string) {
 	b.ResetTimer()
 	b.RunParallel(func(pb *testing.PB) {
 		for pb.Next() {
-			code := fake.Code("user-" + strconv.FormatInt(user.Add(1)%1000, 10))
-			resp, err := client.Post(base+"/v1/login", "application/json", strings.NewReader(`{"code":"`+code+`"}`))
+			n := user.Add(1)
+			app, named := fake.App("wxbench00000000000"), ""
+			if len(appids) > 0 {
+				app = fake.App(appids[int(n)%len(appids)])
+				named = `,"appid":"` + app.AppID() + `"`
+			}
+			code := app.Code("user-" + strconv.FormatInt(n%1000, 10))
+			resp, err := client.Post(base+"/v1/login", "application/json", strings.NewReader(`{"code":"`+code+`"`+named+`}`))
 			if err != nil {
 				b.Error(err)
 				return

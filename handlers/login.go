@@ -33,12 +33,12 @@ func (s *server) handleLogin() http.HandlerFunc {
 			s.writeError(w, r, err)
 			return
 		}
-		if err := checkCode(req.Code); err != nil {
+		app, err := s.loginApp(r.Context(), req.AppID)
+		if err != nil {
 			s.writeError(w, r, err)
 			return
 		}
-		app, err := s.loginApp(r.Context(), req.AppID)
-		if err != nil {
+		if err := checkCode(req.Code); err != nil {
 			s.writeError(w, r, err)
 			return
 		}

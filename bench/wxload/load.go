@@ -128,9 +128,14 @@ func (l *lab) drive(ctx context.Context, p *process, spec loadSpec) (*result, er
 					}
 				}
 				user := "user-" + strconv.Itoa(int(i)%spec.users)
-				code := l.fake.Code(user)
+				app, named := l.fake.App(fakeAppID), ""
+				if ids := l.appids[p.name]; len(ids) > 0 {
+					app = l.fake.App(ids[int(i)%len(ids)])
+					named = `,"appid":"` + app.AppID() + `"`
+				}
+				code := app.Code(user)
 				t0 := time.Now()
-				status, body, err := login(ctx, client, p.url, code)
+				status, body, err := login(ctx, client, p.url, `{"code":"`+code+`"`+named+`}`)
 				took := time.Since(t0)
 				done.Add(1)
 				if err != nil {
@@ -150,7 +155,7 @@ func (l *lab) drive(ctx context.Context, p *process, spec loadSpec) (*result, er
 				default:
 					// Check one whole answer per stretch; the rest by shape.
 					if checked.CompareAndSwap(false, true) {
-						if msg := checkAnswer(body, l.fake.OpenID(user)); msg != "" {
+						if msg := checkAnswer(body, app.OpenID(user)); msg != "" {
 							errs["bad answer: "+msg]++
 							continue
 						}
@@ -196,9 +201,9 @@ func (l *lab) drive(ctx context.Context, p *process, spec loadSpec) (*result, er
 	return r, nil
 }
 
-// login sends one login and reads the whole answer.
-func login(ctx context.Context, client *http.Client, base, code string) (int, []byte, error) {
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, base+"/v1/login", strings.NewReader(`{"code":"`+code+`"}`))
+// login sends one login with body and reads the whole answer.
+func login(ctx context.Context, client *http.Client, base, request string) (int, []byte, error) {
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, base+"/v1/login", strings.NewReader(request))
 	if err != nil {
 		return 0, nil, err
 	}

@@ -15,12 +15,20 @@
 // including server CPU per login against the CPU cost of one ES256
 // signature measured in process.
 //
+// With -target apps it compares wxlogin serving one app with the same
+// binary serving two (WXLOGIN_APPS), alternating the two round by round:
+// every login names its app, as the client kit does, and the two-app
+// server's logins alternate between the apps. It prints each round's
+// ratio and the median of the per-round ratios, which a shared, noisy
+// machine disturbs less than the totals.
+//
 // With -soak it runs one target for -d and prints the server's RSS,
 // goroutines, threads and open files every -interval, to show they stay
 // flat.
 //
 //	go run ./bench/wxload                          # both targets, 10s each
 //	go run ./bench/wxload -c 16 -d 30s -rounds 3   # a steadier comparison
+//	go run ./bench/wxload -target apps -rounds 9   # one app against two
 //	go run ./bench/wxload -soak -d 10m -rate 500 -interval 30s
 //
 // All traffic stays on the loopback interface. Every loop is bounded in
@@ -73,7 +81,7 @@ func parseFlags(args []string, stderr io.Writer) (*options, error) {
 	o := &options{}
 	fs := flag.NewFlagSet("wxload", flag.ContinueOnError)
 	fs.SetOutput(stderr)
-	fs.StringVar(&o.target, "target", "both", "wxlogin, yardstick, or both (side by side)")
+	fs.StringVar(&o.target, "target", "both", "wxlogin, yardstick, both (side by side), or apps (wxlogin serving one app against two)")
 	fs.StringVar(&o.bin, "bin", "", "wxlogin binary (default: go build the wxlogin module wxload runs in)")
 	fs.StringVar(&o.yardstickBin, "yardstick-bin", "", "yardstick binary (default: go build ./bench/yardstick)")
 	fs.IntVar(&o.concurrency, "c", 8, "concurrent workers, each with its own keep-alive connection")
@@ -106,11 +114,11 @@ func parseFlags(args []string, stderr io.Writer) (*options, error) {
 		return nil, fmt.Errorf("unexpected argument %q", fs.Arg(0))
 	}
 	switch o.target {
-	case "wxlogin", "yardstick", "both":
+	case "wxlogin", "yardstick", "both", "apps":
 	default:
-		return nil, fmt.Errorf("-target %q: want wxlogin, yardstick or both", o.target)
+		return nil, fmt.Errorf("-target %q: want wxlogin, yardstick, both or apps", o.target)
 	}
-	if o.soak && o.target == "both" {
+	if o.soak && (o.target == "both" || o.target == "apps") {
 		o.target = "wxlogin"
 	}
 	switch {

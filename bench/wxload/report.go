@@ -43,6 +43,7 @@ func (l *lab) compare(ctx context.Context, w io.Writer) error {
 	}
 
 	totals := map[string]*result{}
+	perRound := map[string][]float64{} // logins/s of each round, by target
 	for round := 0; round < o.rounds; round++ {
 		order := l.targets()
 		if round%2 == 1 {
@@ -66,6 +67,7 @@ func (l *lab) compare(ctx context.Context, w io.Writer) error {
 				fmt.Fprintf(w, "round %d %-9s %8.0f logins/s  p50 %s  p99 %s  CPU/login %s\n",
 					round+1, name, r.perSecond(), formatDuration(r.quantile(0.50)), formatDuration(r.quantile(0.99)), formatDuration(r.cpuPerLogin()))
 			}
+			perRound[name] = append(perRound[name], r.perSecond())
 			if t, ok := totals[name]; ok {
 				t.merge(r)
 			} else {
@@ -99,6 +101,24 @@ func (l *lab) compare(ctx context.Context, w io.Writer) error {
 			}
 			fmt.Fprintf(w, "%s errors: %s\n", name, strings.Join(parts, ", "))
 		}
+	}
+
+	if one, two := perRound["wxlogin"], perRound[twoApps]; len(two) > 0 {
+		// Each round measured both, one after the other: its ratio is
+		// little disturbed by load that comes and goes on a shared machine.
+		ratios := make([]float64, len(two))
+		parts := make([]string, len(two))
+		for i := range two {
+			ratios[i] = two[i] / one[i]
+			parts[i] = fmt.Sprintf("%.3f", ratios[i])
+		}
+		slices.Sort(ratios)
+		med := ratios[len(ratios)/2]
+		if len(ratios)%2 == 0 {
+			med = (ratios[len(ratios)/2-1] + med) / 2
+		}
+		fmt.Fprintf(w, "\n%s/wxlogin throughput by round: %s; median %.3f (min %.3f, max %.3f)\n",
+			twoApps, strings.Join(parts, " "), med, ratios[0], ratios[len(ratios)-1])
 	}
 
 	wx, ys := totals["wxlogin"], totals["yardstick"]

@@ -23,8 +23,15 @@ import (
 	"github.com/wxlogin/wxlogin/wechat/wechattest"
 )
 
-// fakeAppID is the AppID the fake WeChat and the servers agree on.
-const fakeAppID = "wxload000000000000"
+// fakeAppID is the AppID the fake WeChat and the servers agree on, and
+// secondAppID the other app of the two-app server (-target apps).
+const (
+	fakeAppID   = "wxload000000000000"
+	secondAppID = "wxload000000000001"
+)
+
+// twoApps names the target that serves fakeAppID and secondAppID.
+const twoApps = "wxlogin-2apps"
 
 // lab is one run's fixtures: the fake WeChat, the binaries, the keys,
 // and the servers under test.
@@ -35,10 +42,14 @@ type lab struct {
 	fake    *wechattest.Server
 	env     []string // the production configuration both servers share
 	servers map[string]*process
+	// appids are the apps each target's logins name in turn; none for
+	// the targets of -target wxlogin, yardstick and both, whose logins
+	// send the code alone.
+	appids map[string][]string
 }
 
 func newLab(ctx context.Context, o *options, stderr io.Writer) (_ *lab, err error) {
-	l := &lab{o: o, stderr: stderr, servers: map[string]*process{}}
+	l := &lab{o: o, stderr: stderr, servers: map[string]*process{}, appids: map[string][]string{}}
 	defer func() {
 		if err != nil {
 			l.close()
@@ -47,9 +58,15 @@ func newLab(ctx context.Context, o *options, stderr io.Writer) (_ *lab, err erro
 	if l.tmp, err = os.MkdirTemp("", "wxload-"); err != nil {
 		return nil, err
 	}
-	secret := make([]byte, 16)
+	secret, secret2 := make([]byte, 16), make([]byte, 16)
 	rand.Read(secret)
-	l.fake = wechattest.NewServer(wechattest.Options{AppID: fakeAppID, Secret: hex.EncodeToString(secret), UnionID: true})
+	rand.Read(secret2)
+	l.fake = wechattest.NewServer(wechattest.Options{AppID: fakeAppID, Secret: hex.EncodeToString(secret), UnionID: true,
+		Apps: []wechattest.AppConfig{{AppID: secondAppID, Secret: hex.EncodeToString(secret2), UnionID: true}}})
+	if o.target == "apps" {
+		l.appids["wxlogin"] = []string{fakeAppID}
+		l.appids[twoApps] = []string{fakeAppID, secondAppID}
+	}
 
 	if o.bin == "" {
 		if o.bin, err = l.build(ctx, "wxlogin", "."); err != nil {
@@ -77,7 +94,11 @@ func newLab(ctx context.Context, o *options, stderr io.Writer) (_ *lab, err erro
 			}
 			bin = o.yardstickBin
 		}
-		p, err := startServer(ctx, name, bin, l.env, o.serverCPUs)
+		env := l.env
+		if name == twoApps {
+			env = append(env[:len(env):len(env)], "WXLOGIN_APPS="+secondAppID+":"+hex.EncodeToString(secret2))
+		}
+		p, err := startServer(ctx, name, bin, env, o.serverCPUs)
 		if err != nil {
 			return nil, err
 		}
@@ -88,8 +109,11 @@ func newLab(ctx context.Context, o *options, stderr io.Writer) (_ *lab, err erro
 
 // targets lists the servers this run measures, in order.
 func (l *lab) targets() []string {
-	if l.o.target == "both" {
+	switch l.o.target {
+	case "both":
 		return []string{"wxlogin", "yardstick"}
+	case "apps":
+		return []string{"wxlogin", twoApps}
 	}
 	return []string{l.o.target}
 }

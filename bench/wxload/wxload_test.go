@@ -98,3 +98,28 @@ func TestRunEndToEnd(t *testing.T) {
 		}
 	}
 }
+
+// TestRunAppsTarget puts wxlogin serving one app and two apps under a
+// short load, two rounds: every login of both servers must succeed, the
+// two-app server's alternating between its apps, and the per-round
+// ratios be printed.
+func TestRunAppsTarget(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds and starts two servers")
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	defer cancel()
+	var out, errs bytes.Buffer
+	err := run(ctx, []string{"-target", "apps", "-rounds", "2", "-d", "300ms", "-warmup", "0s", "-c", "2", "-n", "200", "-sign-bench", "0"}, &out, &errs)
+	if err != nil {
+		t.Fatalf("run: %v\n%s\n%s", err, out.String(), errs.String())
+	}
+	for _, want := range []string{"round 2 wxlogin-2apps", "  wxlogin-2apps", "wxlogin-2apps/wxlogin throughput by round: ", "median "} {
+		if !strings.Contains(out.String(), want) {
+			t.Errorf("output lacks %q:\n%s", want, out.String())
+		}
+	}
+	if strings.Contains(out.String(), "errors:") {
+		t.Errorf("logins failed:\n%s", out.String())
+	}
+}

@@ -1,6 +1,7 @@
 // Command downstream is a small API behind wxlogin. It trusts the tokens
 // wxlogin issues without calling wxlogin: it verifies them offline with
-// the public keys wxlogin publishes, and greets the user by openid.
+// the public keys wxlogin publishes, and greets the user by openid and
+// app.
 //
 // Against a wxlogin in development mode (`wxlogin -dev`, on :8080):
 //
@@ -9,8 +10,9 @@
 //	curl -s localhost:8081/hello -H "Authorization: Bearer $TOKEN"
 //
 // Configuration: WXLOGIN_ISSUER (default http://localhost:8080),
-// WXLOGIN_AUDIENCE (default wxdevfake000000000, dev mode's AppID) and
-// ADDR (default :8081).
+// WXLOGIN_AUDIENCE (the audiences trusted, comma-separated: a backend of
+// several mini programs served by one wxlogin lists each app's; default
+// wxdevfake000000000, dev mode's AppID) and ADDR (default :8081).
 package main
 
 import (
@@ -22,6 +24,7 @@ import (
 	"net/http"
 	"os"
 	"os/signal"
+	"strings"
 	"syscall"
 	"time"
 
@@ -47,11 +50,11 @@ func run(ctx context.Context, getenv func(string) string, stdout io.Writer) erro
 	issuer := env("WXLOGIN_ISSUER", "http://localhost:8080")
 
 	// The whole of the trust set-up: where the keys are, and what iss and
-	// aud a token must carry.
+	// aud a token must carry (one of the audiences).
 	v, err := token.NewVerifier(token.VerifierConfig{
-		JWKSURL:  token.JWKSURL(issuer),
-		Issuer:   issuer,
-		Audience: env("WXLOGIN_AUDIENCE", "wxdevfake000000000"),
+		JWKSURL:   token.JWKSURL(issuer),
+		Issuer:    issuer,
+		Audiences: strings.Split(env("WXLOGIN_AUDIENCE", "wxdevfake000000000"), ","),
 	})
 	if err != nil {
 		return err
@@ -94,6 +97,7 @@ func routes(v *token.Verifier) http.Handler {
 type helloResponse struct {
 	Message string `json:"message"`
 	OpenID  string `json:"openid"`
+	AppID   string `json:"appid"` // which mini program the user is in
 }
 
 // hello greets the user the token belongs to. The middleware let the
@@ -104,5 +108,6 @@ func hello(w http.ResponseWriter, r *http.Request) {
 	json.NewEncoder(w).Encode(helloResponse{
 		Message: "hello, " + claims.OpenID(),
 		OpenID:  claims.OpenID(),
+		AppID:   claims.AppID,
 	})
 }
