@@ -33,7 +33,11 @@ func resolveApps(v appsVars, bad func(name, format string, args ...any)) []appCo
 		apps = append(apps, appConfig{AppID: v.AppID, Secret: v.Secret})
 		seen[v.AppID] = true
 	}
-	for i, p := range splitPairs(v.Apps) {
+	pairs := splitPairs(v.Apps)
+	if len(pairs) == 0 && strings.TrimSpace(v.Apps) != "" {
+		bad("APPS", "holds no appid:secret pair")
+	}
+	for i, p := range pairs {
 		switch {
 		case !p.ok:
 			bad("APPS", "item %d is not appid:secret (comma-separated pairs such as wx0123456789abcdef:<secret>)", i+1)

@@ -412,9 +412,16 @@ func TestAppsSameCodeTwoApps(t *testing.T) {
 		var mu sync.Mutex
 		for _, appid := range []string{shopID, gameID, shopID, gameID} {
 			wg.Go(func() {
-				status, ans := send(t, "POST", base+"/v1/login", "", map[string]string{"code": code, "appid": appid})
-				if status != 200 {
-					t.Errorf("%s: %d %v", appid, status, ans)
+				// Not send: t.Fatal must not be called from this goroutine.
+				resp, err := http.Post(base+"/v1/login", "application/json", strings.NewReader(`{"code":"`+code+`","appid":"`+appid+`"}`))
+				if err != nil {
+					t.Error(err)
+					return
+				}
+				defer resp.Body.Close()
+				var ans map[string]any
+				if err := json.NewDecoder(resp.Body).Decode(&ans); err != nil || resp.StatusCode != 200 {
+					t.Errorf("%s: %d %v %v", appid, resp.StatusCode, ans, err)
 					return
 				}
 				mu.Lock()
@@ -456,6 +463,7 @@ func TestAppsConfigErrors(t *testing.T) {
 		{"no colon", map[string]string{"WXLOGIN_APPS": gameID + gameSecret}, "WXLOGIN_APPS: item 1 is not appid:secret"},
 		{"no AppID", map[string]string{"WXLOGIN_APPS": gameID + ":" + gameSecret + ",:" + cardSecret}, "WXLOGIN_APPS: item 2 is not appid:secret"},
 		{"AppID with a space", map[string]string{"WXLOGIN_APPS": "wx game:" + gameSecret}, "WXLOGIN_APPS: item 1 is not appid:secret"},
+		{"no pair at all", map[string]string{"WXLOGIN_APPID": "", "WXLOGIN_SECRET": "", "WXLOGIN_APPS": " , "}, "WXLOGIN_APPS: holds no appid:secret pair"},
 		{"both forms", map[string]string{"WXLOGIN_APPS": gameID + ":" + gameSecret, "WXLOGIN_APPS_FILE": appsFile}, "WXLOGIN_APPS and WXLOGIN_APPS_FILE are both set"},
 		{"unreadable file", map[string]string{"WXLOGIN_APPS_FILE": filepath.Join(dir, "nope")}, "WXLOGIN_APPS_FILE: cannot read"},
 		{"audience of an app not served", map[string]string{"WXLOGIN_AUDIENCES": cardID + ":aud"}, "WXLOGIN_AUDIENCES: " + cardID + " is not an app served here"},

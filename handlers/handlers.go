@@ -50,7 +50,7 @@ type Verifier interface {
 // struct rather than a parameter list because it grows with the API.
 type Deps struct {
 	Logger    *slog.Logger
-	AppID     string      // the mini program's AppID
+	AppID     string      // the mini program's AppID, when it serves one (see Apps)
 	Issuer    string      // the iss claim and base URL of the discovery document
 	WeChat    WeChat      // jscode2session and friends
 	Tokens    Issuer      // signs tokens
