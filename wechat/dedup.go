@@ -114,13 +114,11 @@ func (d *CodeDedup) ForApp(appid string, next Exchanger) *CodeDedup {
 // key names the answer for code in d's app: the app and the code, so
 // that the same code sent to two apps never meets.
 func (d *CodeDedup) key(code string) [sha256.Size]byte {
-	h := sha256.New()
-	h.Write([]byte(d.app))
-	h.Write([]byte{0}) // an AppID holds no NUL: "a"+"bc" and "ab"+"c" differ
-	h.Write([]byte(code))
-	var k [sha256.Size]byte
-	h.Sum(k[:0])
-	return k
+	var buf [320]byte // an AppID and a login code fit: no allocation
+	b := append(buf[:0], d.app...)
+	b = append(b, 0) // an AppID holds no NUL: "a"+"bc" and "ab"+"c" differ
+	b = append(b, code...)
+	return sha256.Sum256(b)
 }
 
 // Code2Session answers from a recent or in-flight exchange of the same
