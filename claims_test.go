@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"encoding/base64"
-	"encoding/json"
 	"fmt"
 	"io"
 	"net"
@@ -73,7 +72,7 @@ func TestClaimsConfigDefaultsAndFile(t *testing.T) {
 	if cfg.ClaimsURL != "" || cfg.ClaimsTimeout != 2*time.Second || cfg.PhoneInToken {
 		t.Errorf("defaults: url %q timeout %s phone in token %v; want none, 2s, false", cfg.ClaimsURL, cfg.ClaimsTimeout, cfg.PhoneInToken)
 	}
-	if hook, err := cfg.claimsHook(); hook != nil || err != nil {
+	if hook, err := cfg.claimsHook(nil); hook != nil || err != nil {
 		t.Errorf("without a URL: hook %v, err %v; want none", hook, err)
 	}
 
@@ -112,31 +111,6 @@ func TestHelpListsClaimsVariables(t *testing.T) {
 	}
 }
 
-// call sends a JSON request to wxlogin with an optional bearer token.
-func call(t *testing.T, method, url, bearer string, body any) (int, map[string]any) {
-	t.Helper()
-	var rd io.Reader
-	if body != nil {
-		b, _ := json.Marshal(body)
-		rd = bytes.NewReader(b)
-	}
-	req, _ := http.NewRequest(method, url, rd)
-	if body != nil {
-		req.Header.Set("Content-Type", "application/json")
-	}
-	if bearer != "" {
-		req.Header.Set("Authorization", "Bearer "+bearer)
-	}
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	var m map[string]any
-	json.NewDecoder(resp.Body).Decode(&m)
-	return resp.StatusCode, m
-}
-
 // The whole program with a test hook: the hook's claims in a token the
 // served JWKS verifies, and the hook's log joined by the request id.
 func TestRunWithClaimsHook(t *testing.T) {
@@ -152,7 +126,7 @@ func TestRunWithClaimsHook(t *testing.T) {
 	base, logs, stop := startRun(t)
 
 	code := wx.Code("quinn")
-	status, ans := call(t, "POST", base+"/v1/login", "", map[string]string{"code": code})
+	status, ans := send(t, "POST", base+"/v1/login", "", map[string]string{"code": code})
 	if status != 200 {
 		t.Fatalf("login: %d %v", status, ans)
 	}
@@ -162,6 +136,17 @@ func TestRunWithClaimsHook(t *testing.T) {
 		t.Errorf("claims %+v", c)
 	}
 	calls := hook.Calls()
+	resp, err := http.Get(base + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	exposition, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	for _, want := range []string{`wxlogin_claims_hook_requests_total{result="ok"} 1`, `wxlogin_claims_hook_requests_total{result="timeout"} 0`, "wxlogin_claims_hook_request_duration_seconds_count 1"} {
+		if !strings.Contains(string(exposition), want) {
+			t.Errorf("/metrics lacks %s", want)
+		}
+	}
 	if err := stop(); err != nil {
 		t.Fatal(err)
 	}
@@ -200,7 +185,7 @@ func TestRunClaimsHookPostgres(t *testing.T) {
 
 	login := func(user string) string {
 		t.Helper()
-		status, ans := call(t, "POST", base+"/v1/login", "", map[string]string{"code": wx.Code(user)})
+		status, ans := send(t, "POST", base+"/v1/login", "", map[string]string{"code": wx.Code(user)})
 		if status != 200 {
 			t.Fatalf("login %s: %d %v\n%s", user, status, ans, logs)
 		}
@@ -208,7 +193,7 @@ func TestRunClaimsHookPostgres(t *testing.T) {
 	}
 	session := func(tok string) map[string]any {
 		t.Helper()
-		status, ans := call(t, "GET", base+"/v1/session", tok, nil)
+		status, ans := send(t, "GET", base+"/v1/session", tok, nil)
 		if status != 200 {
 			t.Fatalf("session: %d %v", status, ans)
 		}
@@ -230,7 +215,7 @@ func TestRunClaimsHookPostgres(t *testing.T) {
 	alice = login("alice")
 	wantSession("second login", session(alice), "1", "visitor")
 
-	status, ans := call(t, "POST", base+"/v1/phone", alice, map[string]string{"code": wx.PhoneCode("86", "13800138000")})
+	status, ans := send(t, "POST", base+"/v1/phone", alice, map[string]string{"code": wx.PhoneCode("86", "13800138000")})
 	if status != 200 || ans["phoneNumber"] != "13800138000" || ans["token_type"] != "Bearer" {
 		t.Fatalf("phone: %d %v", status, ans)
 	}
@@ -243,7 +228,7 @@ func TestRunClaimsHookPostgres(t *testing.T) {
 
 	bob := login("bob")
 	wantSession("another user", session(bob), "2", "visitor")
-	status, ans = call(t, "POST", base+"/v1/phone", bob, map[string]string{"code": wx.PhoneCode("86", "13800138000")})
+	status, ans = send(t, "POST", base+"/v1/phone", bob, map[string]string{"code": wx.PhoneCode("86", "13800138000")})
 	if status != 200 {
 		t.Fatalf("bob's phone: %d %v", status, ans)
 	}
@@ -258,7 +243,7 @@ func TestRunClaimsHookPostgres(t *testing.T) {
 	if _, err := conn.Exec(t.Context(), `UPDATE users SET blocked = true WHERE id = 1`); err != nil {
 		t.Fatal(err)
 	}
-	status, ans = call(t, "POST", base+"/v1/login", "", map[string]string{"code": wx.Code("alice")})
+	status, ans = send(t, "POST", base+"/v1/login", "", map[string]string{"code": wx.Code("alice")})
 	if status != 403 || ans["code"] != "login_denied" || ans["detail"] != "this account is blocked; write to support@example.com" {
 		t.Errorf("blocked: %d %v", status, ans)
 	}

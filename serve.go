@@ -116,9 +116,10 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	return nil
 }
 
-// claimsHook is the client of WXLOGIN_CLAIMS_URL, or nil without one.
-// It has its own keep-alive HTTP client: the hook is not WeChat.
-func (cfg *Config) claimsHook() (handlers.ClaimsHook, error) {
+// claimsHook is the client of WXLOGIN_CLAIMS_URL, or nil without one,
+// telling observe of every call. It has its own keep-alive HTTP client:
+// the hook is not WeChat.
+func (cfg *Config) claimsHook(observe func(result string, took time.Duration)) (handlers.ClaimsHook, error) {
 	if cfg.ClaimsURL == "" {
 		return nil, nil
 	}
@@ -126,7 +127,7 @@ func (cfg *Config) claimsHook() (handlers.ClaimsHook, error) {
 	if err != nil {
 		return nil, err
 	}
-	return claims.NewClient(claims.Config{URL: cfg.ClaimsURL, Key: key, Timeout: cfg.ClaimsTimeout, Now: cfg.Now})
+	return claims.NewClient(claims.Config{URL: cfg.ClaimsURL, Key: key, Timeout: cfg.ClaimsTimeout, Now: cfg.Now, Observe: observe})
 }
 
 // connTimeouts bound how long a client may take to send its headers and
@@ -181,9 +182,11 @@ func newApp(cfg *Config, logger *slog.Logger, addr net.Addr) (*app, error) {
 		return nil, err
 	}
 	configured := cfg.apps()
-	m := metrics.New(version, metrics.Labels{
-		LoginOutcomes: handlers.Outcomes(), TokenFailureReasons: token.Reasons(), Apps: appIDs(configured),
-	})
+	labels := metrics.Labels{LoginOutcomes: handlers.Outcomes(), TokenFailureReasons: token.Reasons(), Apps: appIDs(configured)}
+	if cfg.ClaimsURL != "" {
+		labels.ClaimsHookResults = claims.Results()
+	}
+	m := metrics.New(version, labels)
 	httpClient := wechat.NewHTTPClient()
 	if cfg.Dev {
 		httpClient = cfg.devHTTPClient()
@@ -243,7 +246,7 @@ func newApp(cfg *Config, logger *slog.Logger, addr net.Addr) (*app, error) {
 	if err != nil {
 		return nil, err
 	}
-	hook, err := cfg.claimsHook()
+	hook, err := cfg.claimsHook(m.ClaimsHookCall)
 	if err != nil {
 		return nil, err
 	}

@@ -85,6 +85,13 @@ type Config struct {
 	Observe func(result string, took time.Duration)
 }
 
+// Results returns the results Config.Observe can be told, besides
+// "http_<status>" for any other status: for metrics to export from
+// start-up.
+func Results() []string {
+	return []string{"ok", "denied", "bad_answer", "timeout", "unavailable", "canceled", "bad_request"}
+}
+
 // Client calls the claims hook for wxlogin. It is safe for concurrent
 // use. Every call is one POST, never retried: the hook may have acted on
 // a request whose answer was lost.

@@ -33,9 +33,8 @@ type UserAPI interface {
 
 // Issuer signs tokens and opens the session_key sealed in one.
 type Issuer interface {
-	Issue(openid, unionid, sessionKey string) (token.Issued, error)
-	// IssueWith is Issue with the claims hook's sub and claims and a
-	// bound phone number.
+	// IssueWith signs a token for the user, with the claims hook's sub
+	// and claims and a bound phone number when x has them.
 	IssueWith(openid, unionid, sessionKey string, x token.Extra) (token.Issued, error)
 	TTL() time.Duration
 	OpenSessionKey(c *token.Claims) (string, error)
