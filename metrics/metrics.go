@@ -57,7 +57,7 @@ type Metrics struct {
 	hookDuration   prometheus.Histogram
 
 	outcomes, results, reasons, hookResults *bounded
-	apps                       map[string]bool // the values of the app label
+	apps                                    map[string]bool // the values of the app label
 }
 
 // UnknownApp is the app label of a login that named no app served here
