@@ -12,13 +12,11 @@ import (
 	"io"
 	"net/http"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"regexp"
 	"strings"
 	"sync"
 	"testing"
-	"time"
 
 	"github.com/wxlogin/wxlogin/token"
 	"github.com/wxlogin/wxlogin/wechat/wechattest"
@@ -114,7 +112,8 @@ func loginTo(t *testing.T, base, appid, code string) (string, map[string]any) {
 }
 
 // servedVerifier verifies with the keys the server at base publishes,
-// accepting audiences, as a downstream service would.
+// found through its discovery document, accepting audiences, as a
+// downstream service would.
 func servedVerifier(t *testing.T, base string, audiences ...string) *token.Verifier {
 	t.Helper()
 	var disc token.Discovery
@@ -122,7 +121,7 @@ func servedVerifier(t *testing.T, base string, audiences ...string) *token.Verif
 	var set struct {
 		Keys []json.RawMessage `json:"keys"`
 	}
-	getJSON(t, strings.Replace(disc.JWKSURI, disc.Issuer, base, 1), &set)
+	getJSON(t, strings.Replace(disc.JWKSURI, disc.Issuer, base, 1), &set) // the issuer may name another host
 	var keys []token.Key
 	for _, raw := range set.Keys {
 		k, err := keyFromJWK(raw)
@@ -628,37 +627,12 @@ func TestRunDevModeTwoApps(t *testing.T) {
 // of two apps served by one wxlogin: a backend for both apps (both
 // audiences) and one for a single app.
 func TestInteropNodeJoseTwoApps(t *testing.T) {
-	const dir = "interop/node"
-	need := func(format string, args ...any) {
-		t.Helper()
-		if os.Getenv("WXLOGIN_REQUIRE_NODE") != "" {
-			t.Fatalf(format, args...)
-		}
-		t.Skipf(format+" (set WXLOGIN_REQUIRE_NODE=1 to fail instead)", args...)
-	}
-	node, err := exec.LookPath("node")
-	if err != nil {
-		need("node is not installed: install Node.js 20 or later to run the jose interop test")
-	}
-	if _, err := os.Stat(filepath.Join(dir, "node_modules", "jose")); err != nil {
-		need("jose is not installed: run `npm ci --prefix %s`", dir)
-	}
+	requireNodeJose(t)
 	d := newDeployment(t)
 	d.deploy(t, map[string]string{"WXLOGIN_APPS": "wxnodeshop0000000a:s1,wxnodegame0000000b:s2"})
 	servers, _ := json.Marshal([]map[string]any{{
 		"issuer": d.URL, "alg": token.ES256,
 		"apps": []map[string]string{{"appid": "wxnodeshop0000000a", "audience": "wxnodeshop0000000a"}, {"appid": "wxnodegame0000000b", "audience": "wxnodegame0000000b"}},
 	}})
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
-	defer cancel()
-	cmd := exec.CommandContext(ctx, node, "--test", filepath.Join(dir, "apps.test.mjs"))
-	cmd.Env = append(os.Environ(), "WXLOGIN_INTEROP_APPS="+string(servers))
-	out, err := cmd.CombinedOutput()
-	if err != nil {
-		t.Fatalf("node --test: %v\n%s", err, out)
-	}
-	if !regexp.MustCompile(`(?m)^# pass 1$`).Match(out) || !regexp.MustCompile(`(?m)^# skipped 0$`).Match(out) {
-		t.Fatalf("node tests did not all run:\n%s", out)
-	}
-	t.Logf("node --test:\n%s", out)
+	runNodeTest(t, "apps.test.mjs", "WXLOGIN_INTEROP_APPS="+string(servers), 1)
 }

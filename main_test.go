@@ -339,26 +339,7 @@ func postLogin(t *testing.T, base, code string) (int, map[string]any) {
 // found through its discovery document, as a downstream service would.
 func verifyWithServedJWKS(t *testing.T, base, tok, audience string) *token.Claims {
 	t.Helper()
-	var disc token.Discovery
-	getJSON(t, base+"/.well-known/openid-configuration", &disc)
-	jwksURL := strings.Replace(disc.JWKSURI, disc.Issuer, base, 1) // the issuer may name another host
-	var set struct {
-		Keys []json.RawMessage `json:"keys"`
-	}
-	getJSON(t, jwksURL, &set)
-	var keys []token.Key
-	for _, raw := range set.Keys {
-		k, err := keyFromJWK(raw)
-		if err != nil {
-			t.Fatal(err)
-		}
-		keys = append(keys, k)
-	}
-	v, err := token.NewVerifier(token.VerifierConfig{Keys: keys, Issuer: disc.Issuer, Audience: audience})
-	if err != nil {
-		t.Fatal(err)
-	}
-	c, err := v.Verify(tok)
+	c, err := servedVerifier(t, base, audience).Verify(tok)
 	if err != nil {
 		t.Fatalf("token does not verify against the served JWKS: %v", err)
 	}

@@ -12,6 +12,7 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"log/slog"
 	"net/http"
@@ -420,21 +421,7 @@ func TestInteropGoJose(t *testing.T) {
 // server's tokens with the npm package jose (createRemoteJWKSet and
 // jwtVerify, from the discovery document), for ES256 and EdDSA.
 func TestInteropNodeJose(t *testing.T) {
-	const dir = "interop/node"
-	need := func(format string, args ...any) {
-		t.Helper()
-		if os.Getenv("WXLOGIN_REQUIRE_NODE") != "" {
-			t.Fatalf(format, args...)
-		}
-		t.Skipf(format+" (set WXLOGIN_REQUIRE_NODE=1 to fail instead)", args...)
-	}
-	node, err := exec.LookPath("node")
-	if err != nil {
-		need("node is not installed: install Node.js 20 or later to run the jose interop test")
-	}
-	if _, err := os.Stat(filepath.Join(dir, "node_modules", "jose")); err != nil {
-		need("jose is not installed: run `npm ci --prefix %s`", dir)
-	}
+	requireNodeJose(t)
 	type server struct {
 		Issuer   string `json:"issuer"`
 		Audience string `json:"audience"`
@@ -448,17 +435,45 @@ func TestInteropNodeJose(t *testing.T) {
 		servers = append(servers, server{Issuer: d.URL, Audience: devAppID, Alg: km.signer(t, "", "").PublicKey().Alg})
 	}
 	list, _ := json.Marshal(servers)
+	runNodeTest(t, "jose.test.mjs", "WXLOGIN_INTEROP_SERVERS="+string(list), 2)
+}
+
+// interopNodeDir holds the Node interop tests and their node_modules.
+const interopNodeDir = "interop/node"
+
+// requireNodeJose skips the test (fails it, with WXLOGIN_REQUIRE_NODE
+// set, as in CI) unless node and interop/node's jose are installed.
+func requireNodeJose(t *testing.T) {
+	t.Helper()
+	need := func(format string, args ...any) {
+		t.Helper()
+		if os.Getenv("WXLOGIN_REQUIRE_NODE") != "" {
+			t.Fatalf(format, args...)
+		}
+		t.Skipf(format+" (set WXLOGIN_REQUIRE_NODE=1 to fail instead)", args...)
+	}
+	if _, err := exec.LookPath("node"); err != nil {
+		need("node is not installed: install Node.js 20 or later to run the jose interop test")
+	}
+	if _, err := os.Stat(filepath.Join(interopNodeDir, "node_modules", "jose")); err != nil {
+		need("jose is not installed: run `npm ci --prefix %s`", interopNodeDir)
+	}
+}
+
+// runNodeTest runs `node --test` on file of interop/node with env added,
+// and fails unless wantPass tests passed and none was skipped: a run that
+// found no servers would pass with a skip.
+func runNodeTest(t *testing.T, file, env string, wantPass int) {
+	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
-	cmd := exec.CommandContext(ctx, node, "--test", filepath.Join(dir, "jose.test.mjs"))
-	cmd.Env = append(os.Environ(), "WXLOGIN_INTEROP_SERVERS="+string(list))
+	cmd := exec.CommandContext(ctx, "node", "--test", filepath.Join(interopNodeDir, file))
+	cmd.Env = append(os.Environ(), env)
 	out, err := cmd.CombinedOutput()
 	if err != nil {
 		t.Fatalf("node --test: %v\n%s", err, out)
 	}
-	// One test per server, none skipped: a run that found no servers
-	// would pass with a skip.
-	if !regexp.MustCompile(`(?m)^# pass 2$`).Match(out) || !regexp.MustCompile(`(?m)^# skipped 0$`).Match(out) {
+	if !regexp.MustCompile(fmt.Sprintf(`(?m)^# pass %d$`, wantPass)).Match(out) || !regexp.MustCompile(`(?m)^# skipped 0$`).Match(out) {
 		t.Fatalf("node tests did not all run:\n%s", out)
 	}
 	t.Logf("node --test:\n%s", out)

@@ -3,6 +3,7 @@ package handlers
 import (
 	"context"
 	"errors"
+	"net/http"
 
 	"github.com/wxlogin/wxlogin/token"
 )
@@ -56,15 +57,20 @@ func (s *server) loginApp(ctx context.Context, appid *string) (*App, error) {
 	return a, nil
 }
 
-// appOf is the app a verified token was issued for, which every endpoint
-// behind a token acts for: unknown_app when it is no longer served.
-func (s *server) appOf(ctx context.Context, c *token.Claims) (*App, error) {
-	setApp(ctx, c.AppID) // signed by this server, so safe to log
+// bearerApp verifies the request's bearer token and returns its claims
+// and its app, which every endpoint behind a token acts for:
+// unknown_app when that app is no longer served.
+func (s *server) bearerApp(r *http.Request) (*token.Claims, *App, error) {
+	c, err := s.bearer(r)
+	if err != nil {
+		return nil, nil, err
+	}
+	setApp(r.Context(), c.AppID) // signed by this server, so safe to log
 	a := s.apps[c.AppID]
 	if a == nil {
-		return nil, errorf(CodeUnknownApp, "this token's mini program (its appid claim) is no longer served here")
+		return nil, nil, errorf(CodeUnknownApp, "this token's mini program (its appid claim) is no longer served here")
 	}
-	return a, nil
+	return c, a, nil
 }
 
 // setApp records the app a request acts for, for its log line and the

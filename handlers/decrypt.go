@@ -26,12 +26,7 @@ const reloginHint = "; the usual cause is a later wx.login that replaced the ses
 // against the token's app.
 func (s *server) handleDecrypt() http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
-		c, err := s.bearer(r)
-		if err != nil {
-			s.writeError(w, r, err)
-			return
-		}
-		app, err := s.appOf(r.Context(), c)
+		c, app, err := s.bearerApp(r)
 		if err != nil {
 			s.writeError(w, r, err)
 			return

@@ -36,12 +36,7 @@ var errNoUserAPI = errorf(CodeInternal, "this server is not configured to call W
 // number.
 func (s *server) handlePhone() http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
-		c, err := s.bearer(r)
-		if err != nil {
-			s.writeError(w, r, err)
-			return
-		}
-		app, err := s.appOf(r.Context(), c)
+		c, app, err := s.bearerApp(r)
 		if err != nil {
 			s.writeError(w, r, err)
 			return

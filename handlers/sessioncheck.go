@@ -12,12 +12,7 @@ type sessionCheckResponse struct {
 // the answer to both is to log in again. It acts for the token's app.
 func (s *server) handleSessionCheck() http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
-		c, err := s.bearer(r)
-		if err != nil {
-			s.writeError(w, r, err)
-			return
-		}
-		app, err := s.appOf(r.Context(), c)
+		c, app, err := s.bearerApp(r)
 		if err != nil {
 			s.writeError(w, r, err)
 			return

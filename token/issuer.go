@@ -95,9 +95,6 @@ func NewIssuer(cfg IssuerConfig) (*Issuer, error) {
 	return iss, nil
 }
 
-// AppID returns the mini program the Issuer signs for.
-func (i *Issuer) AppID() string { return i.cfg.AppID }
-
 // Key returns the public half of the signing key.
 func (i *Issuer) Key() Key { return i.key }
 

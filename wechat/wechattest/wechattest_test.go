@@ -231,3 +231,27 @@ func TestSeveralAppsAccessTokens(t *testing.T) {
 		t.Errorf("checksession with the app's own token: %v, want errcode 0", m)
 	}
 }
+
+// One fake serves a shop and a game bound to one Open Platform account:
+// alice has an openid in each, and one unionid.
+func ExampleFake_App() {
+	wx := wechattest.NewServer(wechattest.Options{AppID: "wxshop0000000001", Secret: "shop-secret", UnionID: true,
+		Apps: []wechattest.AppConfig{{AppID: "wxgame0000000002", Secret: "game-secret", UnionID: true}}})
+	defer wx.Close()
+
+	shop, game := wx.App("wxshop0000000001"), wx.App("wxgame0000000002")
+	resp, err := http.Get(wx.URL + "/sns/jscode2session?" + url.Values{
+		"appid": {game.AppID()}, "secret": {"game-secret"}, "js_code": {game.Code("alice")}, "grant_type": {"authorization_code"},
+	}.Encode())
+	if err != nil {
+		panic(err)
+	}
+	defer resp.Body.Close()
+	var ans struct {
+		OpenID  string `json:"openid"`
+		UnionID string `json:"unionid"`
+	}
+	json.NewDecoder(resp.Body).Decode(&ans)
+	fmt.Println(ans.OpenID == game.OpenID("alice"), ans.OpenID == shop.OpenID("alice"), ans.UnionID == shop.UnionID("alice"))
+	// Output: true false true
+}
