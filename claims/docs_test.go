@@ -156,3 +156,29 @@ process.stdout.write(JSON.stringify(results));
 		t.Errorf("node decoded %s, want %s", g, w)
 	}
 }
+
+// Every answer the doc shows (the Hasura claims and the PostgREST role
+// among them) passes the checks wxlogin makes.
+func TestDocsAnswersPass(t *testing.T) {
+	doc := readDoc(t)
+	blocks := regexp.MustCompile("(?s)```json\n(\\{\\s*\"sub\".*?)\n```").FindAllStringSubmatch(doc, -1)
+	if len(blocks) < 3 {
+		t.Fatalf("found %d example answers in the doc, want the plain, Hasura and PostgREST ones", len(blocks))
+	}
+	var names []string
+	for _, b := range blocks {
+		a, err := claims.ParseAnswer([]byte(b[1]))
+		if err != nil {
+			t.Errorf("the doc's answer %s: %v", b[1], err)
+			continue
+		}
+		for name := range a.Claims {
+			names = append(names, name)
+		}
+	}
+	for _, want := range []string{"https://hasura.io/jwt/claims", "role"} {
+		if !strings.Contains(strings.Join(names, " "), want) {
+			t.Errorf("no example answer gives the claim %q", want)
+		}
+	}
+}
