@@ -514,6 +514,10 @@ function createAuth (options) {
    *
    * @param {string|{code: string, errMsg?: string}} codeOrDetail the
    *   `e.detail.code` of `<button open-type="getPhoneNumber">`, or `e.detail`.
+   * The server answers with a fresh token for the same user (shaped by
+   * its claims hook, if any): it replaces the stored one, so that later
+   * requests carry the bound user.
+   *
    * @returns {Promise<{phoneNumber: string, purePhoneNumber: string, countryCode: string}>}
    */
   async function phone (codeOrDetail) {
@@ -522,7 +526,16 @@ function createAuth (options) {
       var errMsg = codeOrDetail && typeof codeOrDetail === 'object' ? codeOrDetail.errMsg : ''
       throw kitError('invalid_request', 'No phone number code', errMsg || 'the getPhoneNumber code is required')
     }
-    return call('POST', '/v1/phone', { code: code })
+    var started = generation
+    var sentAt = now()
+    var body = await call('POST', '/v1/phone', { code: code })
+    if (body && typeof body.token === 'string' && body.token !== '' &&
+        typeof body.expires_in === 'number' && body.expires_in > 0 && started === generation && loadRecord()) {
+      current = Object.assign({}, current, { token: body.token, expiresAt: sentAt + body.expires_in * 1000, issuedAt: sentAt })
+      currentChecked = true
+      writeStorage(current)
+    }
+    return { phoneNumber: body.phoneNumber, purePhoneNumber: body.purePhoneNumber, countryCode: body.countryCode }
   }
 
   /**
