@@ -10,7 +10,8 @@
 // exp, iss and aud. Middleware protects any net/http handler (chi's Use
 // included), caches verified tokens (see Cache), answers refusals with
 // 401 and a problem body, and hands the claims on through the request
-// context (see FromContext):
+// context (see FromContext), the claims a team's claims hook added among
+// them (Claims.Extra, Claims.Get):
 //
 //	v, err := token.NewVerifier(token.VerifierConfig{
 //		JWKSURL:  token.JWKSURL("https://login.example.com"),
