@@ -127,7 +127,11 @@ func (cfg *Config) claimsHook(observe func(result string, took time.Duration)) (
 	if err != nil {
 		return nil, err
 	}
-	return claims.NewClient(claims.Config{URL: cfg.ClaimsURL, Key: key, Timeout: cfg.ClaimsTimeout, Now: cfg.Now, Observe: observe})
+	c, err := claims.NewClient(claims.Config{URL: cfg.ClaimsURL, Key: key, Timeout: cfg.ClaimsTimeout, Now: cfg.Now, Observe: observe})
+	if err != nil {
+		return nil, err // not a nil *claims.Client in a non-nil interface
+	}
+	return c, nil
 }
 
 // connTimeouts bound how long a client may take to send its headers and
