@@ -16,6 +16,8 @@ import (
 	"testing"
 	"time"
 
+	jose "github.com/go-jose/go-jose/v4"
+	josejwt "github.com/go-jose/go-jose/v4/jwt"
 	"github.com/jackc/pgx/v5"
 
 	"github.com/wxlogin/wxlogin/claims"
@@ -159,6 +161,62 @@ func TestRunWithClaimsHook(t *testing.T) {
 	for _, s := range []string{hook.Secret(), code, tok} {
 		if strings.Contains(logs.String(), s) {
 			t.Errorf("the logs hold a secret %q…", s[:6])
+		}
+	}
+}
+
+// A token with a hook's Hasura claims, and one with the most claims a hook
+// may give, are verified by go-jose, a JOSE library wxlogin did not write,
+// with the key set the server publishes.
+func TestInteropGoJoseHookClaims(t *testing.T) {
+	wx := wechattest.NewServer(wechattest.Options{AppID: testAppID, Secret: testSecret})
+	defer wx.Close()
+	hook := claimstest.NewServer()
+	defer hook.Close()
+	env := prodEnv(t, wx.URL)
+	env["WXLOGIN_CLAIMS_URL"] = hook.URL
+	env["WXLOGIN_CLAIMS_SECRET"] = hook.Secret()
+	clearEnv(t, env)
+	base, _, stop := startRun(t)
+	defer stop()
+
+	var set jose.JSONWebKeySet
+	getJSON(t, base+"/.well-known/jwks.json", &set)
+	hasura := map[string]any{"x-hasura-allowed-roles": []any{"user", "member"}, "x-hasura-default-role": "member", "x-hasura-user-id": "10042"}
+	pad := strings.Repeat("p", claims.MaxClaimsSize-len(`{"pad":""}`))
+	for _, answer := range []claims.Answer{
+		{Sub: "10042", Claims: map[string]any{"https://hasura.io/jwt/claims": hasura}},
+		{Sub: strings.Repeat("s", claims.MaxSubjectLen), Claims: map[string]any{"pad": pad}},
+	} {
+		hook.Answer(answer)
+		status, ans := send(t, "POST", base+"/v1/login", "", map[string]string{"code": wx.Code("rosa")})
+		if status != 200 {
+			t.Fatalf("login: %d %v", status, ans)
+		}
+		tok := ans["token"].(string)
+		parsed, err := josejwt.ParseSigned(tok, []jose.SignatureAlgorithm{jose.ES256, jose.EdDSA})
+		if err != nil {
+			t.Fatalf("go-jose cannot parse a %d-byte token: %v", len(tok), err)
+		}
+		keys := set.Key(parsed.Headers[0].KeyID)
+		if len(keys) != 1 {
+			t.Fatal("the token's kid is not in the JWKS")
+		}
+		var std josejwt.Claims
+		var all map[string]any
+		if err := parsed.Claims(keys[0].Key, &std, &all); err != nil {
+			t.Fatalf("go-jose refuses a %d-byte token: %v", len(tok), err)
+		}
+		if err := std.ValidateWithLeeway(josejwt.Expected{Issuer: env["WXLOGIN_ISSUER"], AnyAudience: josejwt.Audience{testAppID}, Time: time.Now()}, 0); err != nil {
+			t.Error(err)
+		}
+		if std.Subject != answer.Sub || all["openid"] != wx.OpenID("rosa") {
+			t.Errorf("sub %q openid %v, want the hook's sub and the openid", std.Subject, all["openid"])
+		}
+		for name, want := range answer.Claims {
+			if !reflect.DeepEqual(all[name], want) {
+				t.Errorf("claim %s = %v, want %v", name, all[name], want)
+			}
 		}
 	}
 }
