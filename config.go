@@ -14,6 +14,7 @@ import (
 
 	"github.com/kelseyhightower/envconfig"
 
+	"github.com/wxlogin/wxlogin/claims"
 	"github.com/wxlogin/wxlogin/token"
 )
 
@@ -94,6 +95,18 @@ type Config struct {
 	OldSessionKeySecretsFile string `envconfig:"OLD_SESSION_KEY_SECRETS_FILE" desc:"file holding WXLOGIN_OLD_SESSION_KEY_SECRETS"`
 	// WeChatTimeout is the deadline of one WeChat API call.
 	WeChatTimeout time.Duration `envconfig:"WECHAT_TIMEOUT" default:"5s" desc:"deadline for one WeChat API call, 100ms to 60s"`
+	// ClaimsURL is the claims hook, called after every code and phone
+	// exchange; no hook when empty.
+	ClaimsURL string `envconfig:"CLAIMS_URL" desc:"the claims hook: an http(s) URL called at every login and phone exchange, whose answer goes into the token"`
+	// ClaimsSecret is base64 of the hook's HMAC key.
+	ClaimsSecret Secret `envconfig:"CLAIMS_SECRET" desc:"base64 of at least 32 random bytes: the claims hook's HMAC key (required with WXLOGIN_CLAIMS_URL)"`
+	// ClaimsSecretFile names a file holding ClaimsSecret.
+	ClaimsSecretFile string `envconfig:"CLAIMS_SECRET_FILE" desc:"file holding WXLOGIN_CLAIMS_SECRET"`
+	// ClaimsTimeout is the deadline of one hook call.
+	ClaimsTimeout time.Duration `envconfig:"CLAIMS_TIMEOUT" default:"2s" desc:"deadline for one claims hook call, 100ms to 60s"`
+	// PhoneInToken puts the phone number into the token a phone exchange
+	// answers with.
+	PhoneInToken bool `envconfig:"PHONE_IN_TOKEN" default:"false" desc:"whether a phone exchange puts phone_number and phone_number_verified into the fresh token"`
 	// RateLimit is logins per minute per client IP; 0 turns it off.
 	RateLimit int `envconfig:"RATE_LIMIT" default:"600" desc:"logins per minute per client IP; 0 turns the limit off"`
 	// UserRateLimit is calls per minute per user (a token's appid and
@@ -151,6 +164,7 @@ func loadConfig() (*Config, error) {
 		{"VERIFY_KEYS", c.VerifyKeysFile, &c.VerifyKeys},
 		{"SESSION_KEY_SECRET", c.SessionKeySecretFile, &c.SessionKeySecret},
 		{"OLD_SESSION_KEY_SECRETS", c.OldSessionKeySecretsFile, &c.OldSessionKeySecrets},
+		{"CLAIMS_SECRET", c.ClaimsSecretFile, &c.ClaimsSecret},
 	} {
 		if f.file == "" {
 			continue
@@ -294,13 +308,46 @@ func (c *Config) Validate() error {
 	if _, err := c.trustedProxies(); err != nil {
 		bad("TRUSTED_PROXIES", "%v", err)
 	}
+	c.validateClaims(bad)
 	if len(problems) > 0 {
 		return errors.New("configuration:\n  " + strings.Join(problems, "\n  "))
 	}
 	return nil
 }
 
+// validateClaims checks the claims hook's variables: all or nothing.
+func (c *Config) validateClaims(bad func(name, format string, args ...any)) {
+	switch {
+	case c.ClaimsURL != "" && c.ClaimsSecret == "":
+		bad("CLAIMS_SECRET", "required with WXLOGIN_CLAIMS_URL, not set (head -c 32 /dev/urandom | base64, the same value as the hook's)")
+	case c.ClaimsURL == "" && c.ClaimsSecret != "":
+		bad("CLAIMS_URL", "not set, but WXLOGIN_CLAIMS_SECRET is: set the hook's URL too, or unset the secret")
+	}
+	if c.ClaimsURL != "" && claims.CheckURL(c.ClaimsURL) != nil {
+		// The URL itself is not quoted: it may hold credentials.
+		bad("CLAIMS_URL", "must be an absolute http(s) URL, such as http://127.0.0.1:8091/claims")
+	}
+	if c.ClaimsSecret != "" {
+		if _, err := c.claimsKey(); err != nil {
+			bad("CLAIMS_SECRET", "%v", err)
+		}
+	}
+	if c.ClaimsTimeout < 100*time.Millisecond || c.ClaimsTimeout > time.Minute {
+		bad("CLAIMS_TIMEOUT", "%s is out of range; want 100ms to 60s", c.ClaimsTimeout)
+	}
+}
+
 // The parsed forms of the values Validate checks, for wiring.
+
+// claimsKey is the decoded WXLOGIN_CLAIMS_SECRET; its errors never hold
+// the secret.
+func (c *Config) claimsKey() ([]byte, error) {
+	key, err := claims.DecodeKey(string(c.ClaimsSecret))
+	if err != nil {
+		return nil, errors.New(strings.TrimPrefix(err.Error(), "claims: "))
+	}
+	return key, nil
+}
 
 func (c *Config) appsVars() appsVars {
 	return appsVars{AppID: c.AppID, Secret: string(c.Secret), Apps: string(c.Apps), Audiences: c.Audiences, Audience: c.Audience}

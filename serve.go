@@ -17,6 +17,7 @@ import (
 
 	"github.com/kelseyhightower/envconfig"
 
+	"github.com/wxlogin/wxlogin/claims"
 	"github.com/wxlogin/wxlogin/handlers"
 	"github.com/wxlogin/wxlogin/metrics"
 	"github.com/wxlogin/wxlogin/token"
@@ -72,8 +73,8 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		ReadHeaderTimeout: connTimeouts.readHeader,
 		ReadTimeout:       connTimeouts.read,
 		// The slowest request makes up to four WeChat calls (/v1/phone:
-		// access token, exchange, refetch, retry).
-		WriteTimeout:   4*cfg.WeChatTimeout + 10*time.Second,
+		// access token, exchange, refetch, retry), then a hook call.
+		WriteTimeout:   4*cfg.WeChatTimeout + cfg.ClaimsTimeout + 10*time.Second,
 		IdleTimeout:    connTimeouts.idle,
 		MaxHeaderBytes: 16 << 10,
 		ErrorLog:       slog.NewLogLogger(logger.Handler(), slog.LevelWarn),
@@ -91,7 +92,7 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 
 	url := "http://" + ln.Addr().String()
 	logger.Info("listening", "version", version, "addr", ln.Addr().String(), "issuer", a.issuer, "alg", a.alg, "kid", a.kid,
-		"apps", appIDs(cfg.apps()), "subject", cfg.Subject, "dev", cfg.Dev)
+		"apps", appIDs(cfg.apps()), "subject", cfg.Subject, "claims_hook", cfg.ClaimsURL != "", "dev", cfg.Dev)
 	fmt.Fprintf(stdout, "wxlogin listening on %s\n", url)
 	if cfg.Dev {
 		printDevHint(stdout, ln.Addr(), appIDs(cfg.apps()))
@@ -163,6 +164,24 @@ func withDevHint(cfg *Config, err error) error {
 	return fmt.Errorf("%w\n\nwxlogin -h lists every variable. To try wxlogin without any of them, run it in\ndevelopment mode: wxlogin -dev (a fake WeChat, generated keys; never in production)", err)
 }
 
+// claimsHook is the client of WXLOGIN_CLAIMS_URL, or nil without one,
+// telling observe of every call. It has its own keep-alive HTTP client:
+// the hook is not WeChat.
+func (cfg *Config) claimsHook(observe func(result string, took time.Duration)) (handlers.ClaimsHook, error) {
+	if cfg.ClaimsURL == "" {
+		return nil, nil
+	}
+	key, err := cfg.claimsKey()
+	if err != nil {
+		return nil, err
+	}
+	c, err := claims.NewClient(claims.Config{URL: cfg.ClaimsURL, Key: key, Timeout: cfg.ClaimsTimeout, Now: cfg.Now, Observe: observe})
+	if err != nil {
+		return nil, err // not a nil *claims.Client in a non-nil interface
+	}
+	return c, nil
+}
+
 // connTimeouts bound how long a client may take to send its headers and
 // its whole request, and how long an idle keep-alive connection stays
 // open, so that slow or silent clients cannot hold connections. A
@@ -226,9 +245,11 @@ func newApp(cfg *Config, logger *slog.Logger, addr net.Addr) (*app, error) {
 		return nil, err
 	}
 	configured := cfg.apps()
-	m := metrics.New(version, metrics.Labels{
-		LoginOutcomes: handlers.Outcomes(), TokenFailureReasons: token.Reasons(), Apps: appIDs(configured),
-	})
+	labels := metrics.Labels{LoginOutcomes: handlers.Outcomes(), TokenFailureReasons: token.Reasons(), Apps: appIDs(configured)}
+	if cfg.ClaimsURL != "" {
+		labels.ClaimsHookResults = claims.Results()
+	}
+	m := metrics.New(version, labels)
 	httpClient := wechat.NewHTTPClient()
 	if cfg.Dev {
 		httpClient = cfg.devHTTPClient()
@@ -291,6 +312,10 @@ func newApp(cfg *Config, logger *slog.Logger, addr net.Addr) (*app, error) {
 	if err != nil {
 		return nil, err
 	}
+	hook, err := cfg.claimsHook(m.ClaimsHookCall)
+	if err != nil {
+		return nil, err
+	}
 	// /metrics is on the public listener unless WXLOGIN_METRICS_ADDR gives
 	// it one of its own.
 	publicMetrics, ownMetrics := m.Handler(), http.Handler(nil)
@@ -301,6 +326,7 @@ func newApp(cfg *Config, logger *slog.Logger, addr net.Addr) (*app, error) {
 	h, err := handlers.New(handlers.Deps{
 		Logger: logger, Issuer: issuerURL, Apps: apps,
 		Verifier: ver, Keys: keys, Readiness: ready,
+		Claims: hook, PhoneInToken: cfg.PhoneInToken,
 		RateLimit: cfg.RateLimit, TrustedProxies: trusted,
 		UserRateLimit: cfg.UserRateLimit, UserIPRateLimit: cfg.UserIPRateLimit,
 		Metrics: m, MetricsHandler: publicMetrics,

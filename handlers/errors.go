@@ -9,6 +9,7 @@ import (
 	"slices"
 	"strconv"
 
+	"github.com/wxlogin/wxlogin/claims"
 	"github.com/wxlogin/wxlogin/token"
 	"github.com/wxlogin/wxlogin/wechat"
 )
@@ -18,6 +19,7 @@ import (
 const (
 	CodeInvalidRequest       = "invalid_request"
 	CodeUnknownApp           = "unknown_app"
+	CodeLoginDenied          = "login_denied"
 	CodeInvalidCode          = "invalid_code"
 	CodeInvalidToken         = token.ErrorCode
 	CodeUserBlocked          = "user_blocked"
@@ -37,6 +39,7 @@ const (
 var statuses = map[string]int{
 	CodeInvalidRequest:       http.StatusBadRequest,
 	CodeUnknownApp:           http.StatusBadRequest,
+	CodeLoginDenied:          http.StatusForbidden,
 	CodeInvalidCode:          http.StatusUnauthorized,
 	CodeInvalidToken:         http.StatusUnauthorized,
 	CodeUserBlocked:          http.StatusForbidden,
@@ -108,6 +111,7 @@ func asError(err error) *Error {
 	if errors.As(err, &e) {
 		return e
 	}
+	var denied *claims.DeniedError
 	switch {
 	case errors.Is(err, wechat.ErrInvalidCode):
 		return &Error{Code: CodeInvalidCode, Detail: "WeChat says the code is invalid, expired or already used; call wx.login again", Err: err}
@@ -123,6 +127,22 @@ func asError(err error) *Error {
 		return &Error{Code: CodeUpstreamError, Detail: "WeChat rejected this server's configuration", Err: err}
 	case errors.Is(err, wechat.ErrUpstream), errors.Is(err, wechat.ErrAccessToken):
 		return &Error{Code: CodeUpstreamError, Detail: "WeChat answered with an error", Err: err}
+	case errors.As(err, &denied):
+		detail := denied.Detail
+		if detail == "" {
+			detail = "this server's user service refused the login"
+		}
+		return &Error{Code: CodeLoginDenied, Detail: detail, Err: err}
+	case errors.Is(err, claims.ErrBadAnswer):
+		return &Error{Code: CodeUpstreamError, Detail: "this server's user service (the claims hook) gave an answer that breaks the protocol", Err: err}
+	case errors.Is(err, claims.ErrUpstream):
+		return &Error{Code: CodeUpstreamError, Detail: "this server's user service (the claims hook) failed", Err: err}
+	case errors.Is(err, claims.ErrTimeout):
+		return &Error{Code: CodeUpstreamTimeout, Detail: "this server's user service (the claims hook) did not answer in time", Err: err}
+	case errors.Is(err, claims.ErrUnavailable):
+		return &Error{Code: CodeUpstreamUnavailable, Detail: "this server's user service (the claims hook) is unreachable; retry shortly", Err: err}
+	case errors.Is(err, token.ErrTooLarge):
+		return &Error{Code: CodeUpstreamError, Detail: "this server's user service (the claims hook) gave more claims than a token holds", Err: err}
 	case errors.Is(err, token.ErrNoUnionID):
 		return &Error{Code: CodeUpstreamError, Err: err,
 			Detail: "WeChat gave no unionid for this user, and this server makes the unionid the token's subject (WXLOGIN_SUBJECT=unionid): the mini program must be bound to the WeChat Open Platform account of the others"}
@@ -147,10 +167,14 @@ func (s *server) writeError(w http.ResponseWriter, r *http.Request, err error) {
 		s.Metrics.TokenRejected(token.Reason(e.Err))
 	}
 
+	var broken *claims.AnswerError
 	switch {
 	case errors.Is(e.Err, token.ErrNoUnionID):
 		s.log.WarnContext(r.Context(), "WXLOGIN_SUBJECT=unionid, but WeChat gives this app no unionid: no user can log in to it until the mini program is bound to the WeChat Open Platform account (open.weixin.qq.com, 管理中心 → 小程序 → 绑定小程序), or WXLOGIN_SUBJECT is openid",
 			"request_id", reqID, "app", appOf(r.Context()))
+	case errors.As(e.Err, &broken):
+		s.log.ErrorContext(r.Context(), "CLAIMS HOOK BROKEN: its answer breaks the rule "+string(broken.Rule)+" of the protocol (docs/claims-hook.md); every login fails with upstream_error until the hook is fixed",
+			"request_id", reqID, "app", appOf(r.Context()), "rule", string(broken.Rule), "name", broken.Name, "err", e.Err)
 	case errors.Is(e.Err, wechat.ErrMisconfigured):
 		s.log.ErrorContext(r.Context(), "WeChat rejects the app's AppID or AppSecret (WXLOGIN_APPID and WXLOGIN_SECRET, or its WXLOGIN_APPS entry): no user can log in to it until it is fixed",
 			"request_id", reqID, "app", appOf(r.Context()), "err", e.Err)

@@ -33,7 +33,9 @@ type UserAPI interface {
 
 // Issuer signs tokens and opens the session_key sealed in one.
 type Issuer interface {
-	Issue(openid, unionid, sessionKey string) (token.Issued, error)
+	// IssueWith signs a token for the user, with the claims hook's sub
+	// and claims and a bound phone number when x has them.
+	IssueWith(openid, unionid, sessionKey string, x token.Extra) (token.Issued, error)
 	TTL() time.Duration
 	OpenSessionKey(c *token.Claims) (string, error)
 }
@@ -63,6 +65,13 @@ type Deps struct {
 	// Tokens and UserAPI are the fields above), or instead of it when
 	// AppID is empty. With more than one app, a login must name its app.
 	Apps []App
+
+	// Claims is the team's claims hook, called after every code and phone
+	// exchange; nil when there is none.
+	Claims ClaimsHook
+	// PhoneInToken puts the phone number (phone_number and
+	// phone_number_verified) into the token POST /v1/phone answers with.
+	PhoneInToken bool
 
 	// RateLimit is how many POST /v1/login a client IP may make per
 	// minute; 0 turns the limit off.

@@ -4,6 +4,8 @@ import (
 	"net/http"
 	"unicode/utf8"
 
+	"github.com/wxlogin/wxlogin/claims"
+	"github.com/wxlogin/wxlogin/token"
 	"github.com/wxlogin/wxlogin/wechat"
 )
 
@@ -49,7 +51,14 @@ func (s *server) handleLogin() http.HandlerFunc {
 			s.writeError(w, r, err)
 			return
 		}
-		issued, err := app.Tokens.Issue(sess.OpenID, sess.UnionID, sess.SessionKey)
+		// A resent code answered from the resend cache comes here too: the
+		// hook is asked afresh, as the user may have changed since.
+		x, err := s.hookExtra(r, claims.Request{Event: claims.EventLogin, AppID: app.AppID, OpenID: sess.OpenID, UnionID: sess.UnionID}, token.Extra{})
+		if err != nil {
+			s.writeError(w, r, err)
+			return
+		}
+		issued, err := app.Tokens.IssueWith(sess.OpenID, sess.UnionID, sess.SessionKey, x)
 		if err != nil {
 			s.writeError(w, r, err)
 			return

@@ -4,6 +4,8 @@ import (
 	"errors"
 	"net/http"
 
+	"github.com/wxlogin/wxlogin/claims"
+	"github.com/wxlogin/wxlogin/token"
 	"github.com/wxlogin/wxlogin/wechat"
 )
 
@@ -15,13 +17,22 @@ type phoneResponse struct {
 	PhoneNumber     string `json:"phoneNumber"`
 	PurePhoneNumber string `json:"purePhoneNumber"`
 	CountryCode     string `json:"countryCode"`
+	// The fresh token for the same user, shaped by the claims hook and
+	// WXLOGIN_PHONE_IN_TOKEN.
+	Token     string `json:"token"`
+	TokenType string `json:"token_type"`
+	ExpiresIn int64  `json:"expires_in"`
 }
 
 // handlePhone exchanges the code of a getPhoneNumber button for the
-// user's phone number, with the access token of the bearer token's app.
+// user's phone number, with the access token of the bearer token's app,
+// and answers with a fresh token for the same user: the same session_key
+// and, without a hook, the same sub and claims; with a hook, what it
+// answers to the phone event. With PhoneInToken the token carries the
+// number.
 func (s *server) handlePhone() http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
-		_, app, err := s.bearerApp(r)
+		c, app, err := s.bearerApp(r)
 		if err != nil {
 			s.writeError(w, r, err)
 			return
@@ -35,6 +46,14 @@ func (s *server) handlePhone() http.HandlerFunc {
 			s.writeError(w, r, err)
 			return
 		}
+		// Before the code is spent: a token whose session_key cannot be
+		// opened gets no fresh token.
+		sessionKey, err := app.Tokens.OpenSessionKey(c)
+		if err != nil {
+			s.writeError(w, r, &Error{Code: CodeInvalidToken, Err: err,
+				Detail: "this token's session key cannot be used; log in again (wx.login, then POST /v1/login)"})
+			return
+		}
 		p, err := app.UserAPI.GetPhoneNumber(r.Context(), req.Code)
 		if errors.Is(err, wechat.ErrInvalidCode) {
 			err = &Error{Code: CodeInvalidCode, Err: err,
@@ -44,6 +63,27 @@ func (s *server) handlePhone() http.HandlerFunc {
 			s.writeError(w, r, err)
 			return
 		}
-		writeJSON(w, phoneResponse{PhoneNumber: p.PhoneNumber, PurePhoneNumber: p.PurePhoneNumber, CountryCode: p.CountryCode})
+		number := "+" + p.CountryCode + p.PurePhoneNumber // the OIDC form
+		x, err := s.hookExtra(r, claims.Request{
+			Event: claims.EventPhone, AppID: c.AppID, OpenID: c.OpenID(), UnionID: c.UnionID,
+			PhoneNumber: number, Sub: c.Subject, Claims: c.Extra,
+		}, token.Extra{Subject: c.Subject, Claims: c.Extra})
+		if err != nil {
+			s.writeError(w, r, err)
+			return
+		}
+		if s.PhoneInToken {
+			x.PhoneNumber = number
+		}
+		issued, err := app.Tokens.IssueWith(c.OpenID(), c.UnionID, sessionKey, x)
+		if err != nil {
+			s.writeError(w, r, err)
+			return
+		}
+		s.Metrics.TokenIssued()
+		writeJSON(w, phoneResponse{
+			PhoneNumber: p.PhoneNumber, PurePhoneNumber: p.PurePhoneNumber, CountryCode: p.CountryCode,
+			Token: issued.Token, TokenType: "Bearer", ExpiresIn: int64(app.Tokens.TTL().Seconds()),
+		})
 	}
 }

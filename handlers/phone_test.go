@@ -42,14 +42,22 @@ func TestPhone(t *testing.T) {
 	}
 	var got map[string]any
 	json.Unmarshal(body, &got)
-	want := map[string]any{"phoneNumber": "13800138000", "purePhoneNumber": "13800138000", "countryCode": "86"}
-	if len(got) != len(want) {
-		t.Errorf("answer %s, want exactly %v", body, want)
+	want := map[string]any{"phoneNumber": "13800138000", "purePhoneNumber": "13800138000", "countryCode": "86",
+		"token_type": "Bearer", "expires_in": float64(3600)}
+	if len(got) != len(want)+1 {
+		t.Errorf("answer %s, want exactly %v and a token", body, want)
 	}
 	for k, v := range want {
 		if got[k] != v {
 			t.Errorf("%s = %v, want %v", k, got[k], v)
 		}
+	}
+	// The fresh token is the same user's, with the same session_key, and
+	// without WXLOGIN_PHONE_IN_TOKEN no phone number.
+	fresh, _ := got["token"].(string)
+	e.wantSameUser(t, tok, fresh)
+	if c, _ := e.ver.Verify(fresh); c == nil || c.PhoneNumber != "" || c.PhoneNumberVerified {
+		t.Errorf("fresh token claims %+v: want no phone number", c)
 	}
 
 	// The same code again: WeChat's 40029.
@@ -61,6 +69,29 @@ func TestPhone(t *testing.T) {
 	if strings.Contains(e.logs.String(), code) {
 		t.Error("the logs hold a phone code")
 	}
+}
+
+// wantSameUser checks that fresh is a new token for the user of old: the
+// same subject, openid, unionid and app, and the same session_key.
+func (e *odEnv) wantSameUser(t *testing.T, old, fresh string) *token.Claims {
+	t.Helper()
+	oc, err := e.ver.Verify(old)
+	if err != nil {
+		t.Fatal(err)
+	}
+	fc, err := e.ver.Verify(fresh)
+	if err != nil {
+		t.Fatalf("the fresh token does not verify: %v", err)
+	}
+	if fc.Subject != oc.Subject || fc.OpenID() != oc.OpenID() || fc.UnionID != oc.UnionID || fc.AppID != oc.AppID || fc.ID == oc.ID {
+		t.Errorf("fresh token %+v, old %+v: want the same user in a new token", fc, oc)
+	}
+	osk, err1 := e.iss.OpenSessionKey(oc)
+	fsk, err2 := e.iss.OpenSessionKey(fc)
+	if err1 != nil || err2 != nil || osk != fsk {
+		t.Errorf("session keys: fresh %v, old %v: want the same", err2, err1)
+	}
+	return fc
 }
 
 func TestPhoneRejects(t *testing.T) {

@@ -26,6 +26,8 @@ type sessionResponse struct {
 	UnionID   string `json:"unionid,omitempty"`
 	AppID     string `json:"appid"`
 	ExpiresAt string `json:"expires_at"`
+	// Claims are the claims hook's claims in the token.
+	Claims map[string]any `json:"claims,omitempty"`
 }
 
 // handleSession tells a caller who the token belongs to and until when.
@@ -43,6 +45,7 @@ func (s *server) handleSession() http.HandlerFunc {
 			UnionID:   c.UnionID,
 			AppID:     c.AppID,
 			ExpiresAt: c.ExpiresAt.UTC().Format(time.RFC3339),
+			Claims:    c.Extra,
 		})
 	}
 }

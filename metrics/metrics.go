@@ -5,7 +5,7 @@
 //
 // The methods are the hooks the rest of the server reports through: the
 // WeChat client's Observe (WeChatCall, or WeChatObserver for one app's
-// client), the HTTP layer (Request, Login, AppLogin, TokenIssued,
+// client), the claims hook client's (ClaimsHookCall), the HTTP layer (Request, Login, AppLogin, TokenIssued,
 // TokenRejected) and the login-code deduplication (CodeDuplicate). All
 // are safe for concurrent use.
 //
@@ -53,9 +53,11 @@ type Metrics struct {
 	codeDuplicates *prometheus.CounterVec
 	appLogins      *prometheus.CounterVec
 	appWeChat      *prometheus.CounterVec
+	hookRequests   *prometheus.CounterVec
+	hookDuration   prometheus.Histogram
 
-	outcomes, results, reasons *bounded
-	apps                       map[string]bool // the values of the app label
+	outcomes, results, reasons, hookResults *bounded
+	apps                                    map[string]bool // the values of the app label
 }
 
 // UnknownApp is the app label of a login that named no app served here
@@ -72,6 +74,9 @@ type Labels struct {
 	// Apps are the AppIDs served: the only values of the app label
 	// besides UnknownApp.
 	Apps []string
+	// ClaimsHookResults are the results of a claims hook call
+	// (claims.Results); none when no hook is configured.
+	ClaimsHookResults []string
 }
 
 // New returns the metrics of one server, registered with the Go runtime
@@ -123,10 +128,20 @@ func New(version string, labels Labels) *Metrics {
 			Name: "wxlogin_app_wechat_requests_total",
 			Help: `Calls to WeChat's APIs by app (the AppID a call was made for), API path and result.`,
 		}, []string{"app", "api", "result"}),
-		apps:     map[string]bool{UnknownApp: true},
-		outcomes: newBounded(),
-		results:  newBounded(),
-		reasons:  newBounded(),
+		hookRequests: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "wxlogin_claims_hook_requests_total",
+			Help: `Calls to the claims hook by result ("ok", "denied", "bad_answer", "timeout", "unavailable", "http_500"…).`,
+		}, []string{"result"}),
+		hookDuration: prometheus.NewHistogram(prometheus.HistogramOpts{
+			Name:    "wxlogin_claims_hook_request_duration_seconds",
+			Help:    "Time the claims hook took to answer, failures and timeouts included.",
+			Buckets: []float64{.001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5},
+		}),
+		apps:        map[string]bool{UnknownApp: true},
+		outcomes:    newBounded(),
+		results:     newBounded(),
+		reasons:     newBounded(),
+		hookResults: newBounded(),
 	}
 	buildInfo := prometheus.NewGauge(prometheus.GaugeOpts{
 		Name:        "wxlogin_build_info",
@@ -136,7 +151,8 @@ func New(version string, labels Labels) *Metrics {
 	buildInfo.Set(1)
 	m.reg.MustRegister(
 		m.logins, m.wechatRequests, m.wechatDuration, m.tokensIssued, m.tokenFailures,
-		m.httpRequests, m.httpDuration, m.codeDuplicates, m.appLogins, m.appWeChat, buildInfo,
+		m.httpRequests, m.httpDuration, m.codeDuplicates, m.appLogins, m.appWeChat,
+		m.hookRequests, m.hookDuration, buildInfo,
 		collectors.NewGoCollector(),
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
 	)
@@ -148,6 +164,9 @@ func New(version string, labels Labels) *Metrics {
 	}
 	for _, v := range []string{"in_flight", "replayed"} {
 		m.codeDuplicates.WithLabelValues(v)
+	}
+	for _, v := range labels.ClaimsHookResults {
+		m.hookRequests.WithLabelValues(m.hookResults.value(v))
 	}
 	for _, a := range labels.Apps {
 		m.apps[a] = true
@@ -201,6 +220,13 @@ func (m *Metrics) Handler() http.Handler {
 func (m *Metrics) WeChatCall(api, result string, took time.Duration) {
 	m.wechatRequests.WithLabelValues(api, m.results.value(result)).Inc()
 	m.wechatDuration.WithLabelValues(api).Observe(took.Seconds())
+}
+
+// ClaimsHookCall counts one call to the claims hook by result, and its
+// latency. Its signature is that of claims.Config.Observe.
+func (m *Metrics) ClaimsHookCall(result string, took time.Duration) {
+	m.hookRequests.WithLabelValues(m.hookResults.value(result)).Inc()
+	m.hookDuration.Observe(took.Seconds())
 }
 
 // Login counts one POST /v1/login by outcome: "ok" or the error code.

@@ -20,6 +20,11 @@ const (
 	SubjectUnionID = "unionid"
 )
 
+// ErrTooLarge is returned by IssueWith when the token would be longer
+// than MaxTokenSize, which no Verifier accepts: the extra claims are too
+// big (the claims hook's checks keep them well below).
+var ErrTooLarge = errors.New("token: the token would be over MaxTokenSize")
+
 // ErrNoUnionID is returned by Issue with SubjectUnionID when WeChat gave
 // no unionid: the app is not bound to an Open Platform account.
 var ErrNoUnionID = errors.New("token: no unionid for the subject")
@@ -107,15 +112,41 @@ type Issued struct {
 // SubjectUnionID, sub is the unionid and the openid goes into the openid
 // claim; without a unionid that fails with ErrNoUnionID.
 func (i *Issuer) Issue(openid, unionid, sessionKey string) (Issued, error) {
+	return i.IssueWith(openid, unionid, sessionKey, Extra{})
+}
+
+// Extra is what a token says beyond the user's WeChat identity: what the
+// claims hook answered, and a phone number bound with POST /v1/phone.
+type Extra struct {
+	// Subject, when set, is the token's sub (the claims hook's: the
+	// team's own user id); the openid then goes into the openid claim.
+	Subject string
+	// Claims are added to the token as given; none may be a name the
+	// token sets itself (claims.IsReserved).
+	Claims map[string]any
+	// PhoneNumber, when set, is the phone_number claim, in the OIDC form
+	// +<country code><number>, with phone_number_verified true.
+	PhoneNumber string
+}
+
+// IssueWith is Issue with the additions of x.
+func (i *Issuer) IssueWith(openid, unionid, sessionKey string, x Extra) (Issued, error) {
 	if openid == "" {
 		return Issued{}, errors.New("token: empty openid")
 	}
-	sub, openidClaim := openid, ""
+	sub := openid
 	if i.cfg.Subject == SubjectUnionID {
 		if unionid == "" {
 			return Issued{}, ErrNoUnionID
 		}
-		sub, openidClaim = unionid, openid
+		sub = unionid
+	}
+	if x.Subject != "" {
+		sub = x.Subject
+	}
+	openidClaim := ""
+	if sub != openid {
+		openidClaim = openid
 	}
 	sk, err := i.cfg.Sealer.Seal(i.cfg.AppID, openid, sessionKey)
 	if err != nil {
@@ -140,10 +171,15 @@ func (i *Issuer) Issue(openid, unionid, sessionKey string) (Issued, error) {
 		OpenIDClaim: openidClaim,
 		UnionID:     unionid,
 		SK:          sk,
+		Extra:       x.Claims,
+	}
+	if x.PhoneNumber != "" {
+		c.PhoneNumber, c.PhoneNumberVerified = x.PhoneNumber, true
 	}
 	// What jwt.Token.SignedString does, with the header encoded once in
 	// NewIssuer rather than marshalled again for every token.
-	cj, err := json.Marshal(c)
+	// MarshalJSON itself: json.Marshal would HTML-escape its output again.
+	cj, err := c.MarshalJSON()
 	if err != nil {
 		return Issued{}, err
 	}
@@ -152,7 +188,11 @@ func (i *Issuer) Issue(openid, unionid, sessionKey string) (Issued, error) {
 	if err != nil {
 		return Issued{}, err
 	}
-	return Issued{Token: signingString + "." + b64.EncodeToString(sig), Claims: c}, nil
+	tok := signingString + "." + b64.EncodeToString(sig)
+	if len(tok) > MaxTokenSize {
+		return Issued{}, ErrTooLarge
+	}
+	return Issued{Token: tok, Claims: c}, nil
 }
 
 // OpenSessionKey returns the session_key sealed in c's sk claim. It fails

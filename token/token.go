@@ -10,7 +10,8 @@
 // exp, iss and aud. Middleware protects any net/http handler (chi's Use
 // included), caches verified tokens (see Cache), answers refusals with
 // 401 and a problem body, and hands the claims on through the request
-// context (see FromContext):
+// context (see FromContext), the claims a team's claims hook added among
+// them (Claims.Extra, Claims.Get):
 //
 //	v, err := token.NewVerifier(token.VerifierConfig{
 //		JWKSURL:  token.JWKSURL("https://login.example.com"),
@@ -29,13 +30,22 @@
 package token
 
 import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"maps"
+	"slices"
+
 	"github.com/golang-jwt/jwt/v5"
+
+	"github.com/wxlogin/wxlogin/claims"
 )
 
 // Claims are the claims of a wxlogin token. Subject is the user: the
 // openid, or the unionid with WXLOGIN_SUBJECT=unionid (the same person in
-// every app bound to one Open Platform account); OpenID returns the
-// openid in either case.
+// every app bound to one Open Platform account), or the team's own user
+// id where a claims hook gives one; OpenID returns the openid in every
+// case. Extra holds the claims hook's claims.
 type Claims struct {
 	jwt.RegisteredClaims
 	// AppID is the mini program the user logged in to.
@@ -47,6 +57,92 @@ type Claims struct {
 	UnionID string `json:"unionid,omitempty"`
 	// SK is the sealed session_key; only the issuing server can open it.
 	SK string `json:"sk,omitempty"`
+	// PhoneNumber is the phone number WeChat verified, in the OIDC form
+	// +<country code><number> (+8613800138000), in a token from a phone
+	// exchange with WXLOGIN_PHONE_IN_TOKEN=true; then PhoneNumberVerified
+	// is true.
+	PhoneNumber         string `json:"phone_number,omitempty"`
+	PhoneNumberVerified bool   `json:"phone_number_verified,omitempty"`
+	// Extra are every other claim of the token: those the team's claims
+	// hook added (roles, a Hasura namespace, a PostgREST role), by name.
+	// Values are as encoding/json decodes into an any, except that
+	// numbers are json.Number, digit for digit as the hook sent them.
+	// Read it with Extra["roles"] or Get; never write to it, as verified
+	// claims may be shared between requests. None of its names is one of
+	// the fields above (see claims.Reserved).
+	Extra map[string]any `json:"-"`
+}
+
+// Get returns the claim name of Extra, and whether the token has it.
+func (c *Claims) Get(name string) (any, bool) {
+	v, ok := c.Extra[name]
+	return v, ok
+}
+
+// plainClaims is Claims without its JSON methods.
+type plainClaims Claims
+
+// MarshalJSON writes the claims with Extra's after the named ones, in
+// name order. It fails on an Extra name that is one of the named claims
+// (claims.IsReserved), which would give the token that claim twice.
+func (c Claims) MarshalJSON() ([]byte, error) {
+	b, err := json.Marshal(plainClaims(c))
+	if err != nil || len(c.Extra) == 0 {
+		return b, err
+	}
+	buf := bytes.NewBuffer(b[:len(b)-1]) // without the closing brace
+	for _, name := range slices.Sorted(maps.Keys(c.Extra)) {
+		if claims.IsReserved(name) {
+			return nil, fmt.Errorf("token: the extra claim %q is one wxlogin sets itself", name)
+		}
+		buf.WriteByte(',')
+		// Without HTML escaping, which would make "<" six bytes: the hook's
+		// claims take about as much room in the token as they were checked
+		// to take (claims.MaxClaimsSize).
+		enc := json.NewEncoder(buf)
+		enc.SetEscapeHTML(false)
+		if err := enc.Encode(name); err != nil {
+			return nil, err
+		}
+		buf.Truncate(buf.Len() - 1) // Encode's newline
+		buf.WriteByte(':')
+		if err := enc.Encode(c.Extra[name]); err != nil {
+			return nil, fmt.Errorf("token: the extra claim %q does not encode: %w", name, err)
+		}
+		buf.Truncate(buf.Len() - 1)
+	}
+	buf.WriteByte('}')
+	return buf.Bytes(), nil
+}
+
+// UnmarshalJSON reads the named claims into their fields and every other
+// one into Extra (nil when there are none).
+func (c *Claims) UnmarshalJSON(b []byte) error {
+	var p plainClaims
+	if err := json.Unmarshal(b, &p); err != nil {
+		return err
+	}
+	var all map[string]json.RawMessage
+	if err := json.Unmarshal(b, &all); err != nil {
+		return err
+	}
+	for name, raw := range all {
+		if claims.IsReserved(name) {
+			continue
+		}
+		dec := json.NewDecoder(bytes.NewReader(raw))
+		dec.UseNumber()
+		var v any
+		if err := dec.Decode(&v); err != nil {
+			return err
+		}
+		if p.Extra == nil {
+			p.Extra = make(map[string]any, len(all))
+		}
+		p.Extra[name] = v
+	}
+	*c = Claims(p)
+	return nil
 }
 
 // OpenID returns the user's openid in the app AppID: the openid claim

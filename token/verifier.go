@@ -14,9 +14,10 @@ import (
 	"github.com/golang-jwt/jwt/v5"
 )
 
-// MaxTokenSize bounds the length of a token the Verifier will look at; a
-// wxlogin token is well under 1 KiB.
-const MaxTokenSize = 4096
+// MaxTokenSize bounds the length of a token the Verifier will look at. A
+// wxlogin token is well under 1 KiB, but a claims hook may add up to
+// 4 KiB of claims (claims.MaxClaimsSize), some 5.5 KiB once in base64url.
+const MaxTokenSize = 8192
 
 // Reasons a token is refused. Every error from Verify wraps ErrInvalid
 // and one of these, so callers can count failures by reason.

@@ -22,6 +22,14 @@
 // ratio and the median of the per-round ratios, which a shared, noisy
 // machine disturbs less than the totals.
 //
+// With -target hook it compares wxlogin with the same binary calling a
+// claims hook at every login (WXLOGIN_CLAIMS_URL): a hook served in this
+// process on loopback, which checks the signature and answers a sub and
+// roles without a database, so the difference is what the call itself
+// adds. It prints each round's throughput ratio and difference of median
+// latencies, and the medians of both; -c 1 measures the added latency of
+// one login, unqueued.
+//
 // With -soak it runs one target for -d and prints the server's RSS,
 // goroutines, threads and open files every -interval, to show they stay
 // flat.
@@ -29,6 +37,7 @@
 //	go run ./bench/wxload                          # both targets, 10s each
 //	go run ./bench/wxload -c 16 -d 30s -rounds 3   # a steadier comparison
 //	go run ./bench/wxload -target apps -rounds 9   # one app against two
+//	go run ./bench/wxload -target hook -c 1 -rounds 9   # a claims hook's added latency
 //	go run ./bench/wxload -soak -d 10m -rate 500 -interval 30s
 //
 // All traffic stays on the loopback interface. Every loop is bounded in
@@ -81,7 +90,7 @@ func parseFlags(args []string, stderr io.Writer) (*options, error) {
 	o := &options{}
 	fs := flag.NewFlagSet("wxload", flag.ContinueOnError)
 	fs.SetOutput(stderr)
-	fs.StringVar(&o.target, "target", "both", "wxlogin, yardstick, both (side by side), or apps (wxlogin serving one app against two)")
+	fs.StringVar(&o.target, "target", "both", "wxlogin, yardstick, both (side by side), apps (wxlogin serving one app against two), or hook (wxlogin without a claims hook against with one)")
 	fs.StringVar(&o.bin, "bin", "", "wxlogin binary (default: go build the wxlogin module wxload runs in)")
 	fs.StringVar(&o.yardstickBin, "yardstick-bin", "", "yardstick binary (default: go build ./bench/yardstick)")
 	fs.IntVar(&o.concurrency, "c", 8, "concurrent workers, each with its own keep-alive connection")
@@ -114,11 +123,11 @@ func parseFlags(args []string, stderr io.Writer) (*options, error) {
 		return nil, fmt.Errorf("unexpected argument %q", fs.Arg(0))
 	}
 	switch o.target {
-	case "wxlogin", "yardstick", "both", "apps":
+	case "wxlogin", "yardstick", "both", "apps", "hook":
 	default:
-		return nil, fmt.Errorf("-target %q: want wxlogin, yardstick, both or apps", o.target)
+		return nil, fmt.Errorf("-target %q: want wxlogin, yardstick, both, apps or hook", o.target)
 	}
-	if o.soak && (o.target == "both" || o.target == "apps") {
+	if o.soak && (o.target == "both" || o.target == "apps" || o.target == "hook") {
 		o.target = "wxlogin"
 	}
 	switch {

@@ -44,8 +44,9 @@ func (l *lab) compare(ctx context.Context, w io.Writer) error {
 	}
 
 	totals := map[string]*result{}
-	var tpRatios, p99Ratios []float64  // wxlogin/yardstick, one per round (a pair)
-	perRound := map[string][]float64{} // logins/s of each round, by target
+	var tpRatios, p99Ratios []float64        // wxlogin/yardstick, one per round (a pair)
+	perRound := map[string][]float64{}       // logins/s of each round, by target
+	p50Round := map[string][]time.Duration{} // median latency of each round, by target
 	for round := 0; round < o.rounds; round++ {
 		pair := map[string]*result{}
 		order := l.targets()
@@ -72,6 +73,7 @@ func (l *lab) compare(ctx context.Context, w io.Writer) error {
 			}
 			pair[name] = r // read before a later round merges into it
 			perRound[name] = append(perRound[name], r.perSecond())
+			p50Round[name] = append(p50Round[name], r.quantile(0.50))
 			if t, ok := totals[name]; ok {
 				t.merge(r)
 			} else {
@@ -111,22 +113,24 @@ func (l *lab) compare(ctx context.Context, w io.Writer) error {
 		}
 	}
 
-	if one, two := perRound["wxlogin"], perRound[twoApps]; len(two) > 0 {
-		// Each round measured both, one after the other: its ratio is
-		// little disturbed by load that comes and goes on a shared machine.
+	if o.target == "apps" || o.target == "hook" {
+		// Each round measured both, one after the other: its ratio (and
+		// its difference of median latencies) is little disturbed by load
+		// that comes and goes on a shared machine.
+		second := l.targets()[1]
+		one, two := perRound["wxlogin"], perRound[second]
 		ratios := make([]float64, len(two))
+		diffs := make([]float64, len(two))
 		parts := make([]string, len(two))
+		dparts := make([]string, len(two))
 		for i := range two {
 			ratios[i] = two[i] / one[i]
+			diffs[i] = float64(p50Round[second][i] - p50Round["wxlogin"][i])
 			parts[i] = fmt.Sprintf("%.3f", ratios[i])
+			dparts[i] = formatDuration(time.Duration(diffs[i]))
 		}
-		slices.Sort(ratios)
-		med := ratios[len(ratios)/2]
-		if len(ratios)%2 == 0 {
-			med = (ratios[len(ratios)/2-1] + med) / 2
-		}
-		fmt.Fprintf(w, "\n%s/wxlogin throughput by round: %s; median %.3f (min %.3f, max %.3f)\n",
-			twoApps, strings.Join(parts, " "), med, ratios[0], ratios[len(ratios)-1])
+		fmt.Fprintf(w, "\n%s/wxlogin throughput by round: %s; median %s\n", second, strings.Join(parts, " "), medianSpread(ratios, func(v float64) string { return fmt.Sprintf("%.3f", v) }))
+		fmt.Fprintf(w, "%s − wxlogin p50 latency by round: %s; median %s\n", second, strings.Join(dparts, " "), medianSpread(diffs, func(v float64) string { return formatDuration(time.Duration(v)) }))
 	}
 
 	wx, ys := totals["wxlogin"], totals["yardstick"]
@@ -160,6 +164,16 @@ func (l *lab) compare(ctx context.Context, w io.Writer) error {
 		}
 	}
 	return nil
+}
+
+// medianSpread sorts vs and prints their median, with the min and max.
+func medianSpread(vs []float64, format func(float64) string) string {
+	slices.Sort(vs)
+	med := vs[len(vs)/2]
+	if len(vs)%2 == 0 {
+		med = (vs[len(vs)/2-1] + med) / 2
+	}
+	return fmt.Sprintf("%s (min %s, max %s)", format(med), format(vs[0]), format(vs[len(vs)-1]))
 }
 
 func verdict(ok bool) string {

@@ -5,6 +5,7 @@ import (
 	"bytes"
 	"context"
 	"crypto/rand"
+	"encoding/base64"
 	"encoding/hex"
 	"errors"
 	"fmt"
@@ -20,6 +21,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/wxlogin/wxlogin/claims"
 	"github.com/wxlogin/wxlogin/wechat/wechattest"
 )
 
@@ -33,6 +35,10 @@ const (
 // twoApps names the target that serves fakeAppID and secondAppID.
 const twoApps = "wxlogin-2apps"
 
+// withHook names the target that calls a claims hook at every login
+// (-target hook).
+const withHook = "wxlogin-hook"
+
 // lab is one run's fixtures: the fake WeChat, the binaries, the keys,
 // and the servers under test.
 type lab struct {
@@ -40,7 +46,8 @@ type lab struct {
 	stderr  io.Writer
 	tmp     string
 	fake    *wechattest.Server
-	env     []string // the production configuration both servers share
+	hook    *http.Server // the claims hook of -target hook; nil otherwise
+	env     []string     // the production configuration both servers share
 	servers map[string]*process
 	// appids are the apps each target's logins name in turn; none for
 	// the targets of -target wxlogin, yardstick and both, whose logins
@@ -98,6 +105,13 @@ func newLab(ctx context.Context, o *options, stderr io.Writer) (_ *lab, err erro
 		if name == twoApps {
 			env = append(env[:len(env):len(env)], "WXLOGIN_APPS="+secondAppID+":"+hex.EncodeToString(secret2))
 		}
+		if name == withHook {
+			hookEnv, err := l.startHook()
+			if err != nil {
+				return nil, err
+			}
+			env = append(env[:len(env):len(env)], hookEnv...)
+		}
 		p, err := startServer(ctx, name, bin, env, o.serverCPUs)
 		if err != nil {
 			return nil, err
@@ -114,6 +128,8 @@ func (l *lab) targets() []string {
 		return []string{"wxlogin", "yardstick"}
 	case "apps":
 		return []string{"wxlogin", twoApps}
+	case "hook":
+		return []string{"wxlogin", withHook}
 	}
 	return []string{l.o.target}
 }
@@ -127,9 +143,36 @@ func (l *lab) close() {
 	if l.fake != nil {
 		l.fake.Close()
 	}
+	if l.hook != nil {
+		l.hook.Close()
+	}
 	if l.tmp != "" {
 		os.RemoveAll(l.tmp)
 	}
+}
+
+// startHook serves a claims hook on a loopback port in this process, as
+// a team's hook on the same host would answer: the signature checked,
+// the request decoded, a sub and roles derived from it without a
+// database. It returns the variables that point wxlogin at it.
+func (l *lab) startHook() ([]string, error) {
+	key := make([]byte, 32)
+	rand.Read(key)
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return nil, err
+	}
+	l.hook = &http.Server{Handler: &claims.Handler{
+		Verifier: claims.Verifier{Keys: [][]byte{key}},
+		Func: func(_ context.Context, r claims.Request) (claims.Answer, error) {
+			return claims.Answer{Sub: "user-" + r.OpenID, Claims: map[string]any{"roles": []string{"member"}}}, nil
+		},
+	}, ReadHeaderTimeout: 5 * time.Second}
+	go l.hook.Serve(ln)
+	return []string{
+		"WXLOGIN_CLAIMS_URL=http://" + ln.Addr().String() + "/claims",
+		"WXLOGIN_CLAIMS_SECRET=" + base64.StdEncoding.EncodeToString(key),
+	}, nil
 }
 
 // build compiles pkg (relative to the root of the module the current

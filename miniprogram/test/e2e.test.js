@@ -80,9 +80,13 @@ describe('end to end against the Go server in dev mode', { skip, timeout: 300000
     // session check: WeChat (the dev fake) still holds the session_key
     assert.deepEqual(await auth2.checkSession(), { valid: true })
 
-    // phone number: the dev fake accepts any getPhoneNumber code
+    // phone number: the dev fake accepts any getPhoneNumber code; the
+    // fresh token of the answer replaces the stored one
+    const beforePhone = wx.storage.get('wxlogin').token
     const phone = await auth2.phone({ code: 'e2e-phone-' + crypto.randomUUID(), errMsg: 'getPhoneNumber:ok' })
     assert.deepEqual(Object.keys(phone).sort(), ['countryCode', 'phoneNumber', 'purePhoneNumber'])
+    assert.notEqual(wx.storage.get('wxlogin').token, beforePhone)
+    assert.equal((await auth2.session()).openid, stored.openid)
     assert.match(phone.purePhoneNumber, /^\d+$/)
     assert.equal(typeof phone.countryCode, 'string')
 
