@@ -1,7 +1,6 @@
 package wechat
 
 import (
-	"container/list"
 	"context"
 	"crypto/sha256"
 	"fmt"
@@ -13,8 +12,8 @@ import (
 )
 
 // DefaultCodeDedupEntries bounds how many recent answers a CodeDedup
-// remembers when its config does not say: some 300 bytes each, about
-// 1.2 MB in all. A client resends within seconds of giving up, so the
+// remembers when its config does not say: some 250 bytes each, about
+// 1 MB in all. A client resends within seconds of giving up, so the
 // bound covers the whole window up to some 70 logins a second on one
 // instance, and a few seconds at a thousand; a resend that comes later
 // gets WeChat's 40163 (invalid_code) and logs in afresh, as without the
@@ -62,7 +61,8 @@ type CodeDedupConfig struct {
 // without a caller count as one anonymous caller.
 //
 // Only a SHA-256 of each app, caller and code is kept, never the code,
-// and of the answer only the Session. Memory is bounded by MaxEntries.
+// and of the answer only the Session (an answer too long for an entry is
+// not remembered). Memory is bounded by MaxEntries.
 //
 // A server of several apps shares one cache (one bound) among them: ForApp
 // wraps another app's Exchanger. An answer is shared or replayed only for
@@ -83,15 +83,42 @@ type dedupCache struct {
 
 	calls singleflight.Group
 
+	// The remembered answers hold no pointers, so the garbage collector
+	// never scans them: with pointers (a map and a list of Sessions) it
+	// spent a few percent of a login's CPU on them (bench/README.md).
 	mu     sync.Mutex
-	recent map[[sha256.Size]byte]*list.Element
-	order  list.List // of *dedupEntry, oldest first: every entry lives one window
+	recent map[[sha256.Size]byte]dedupEntry
+	order  [][sha256.Size]byte // the keys, oldest first from head: every entry lives one window
+	head   int
 }
 
+// dedupEntry is one remembered Session, its openid, session_key and
+// unionid back to back in data.
 type dedupEntry struct {
-	key     [sha256.Size]byte
-	sess    Session
-	expires time.Time
+	expires             int64 // Unix nanoseconds
+	openid, sk, unionid uint8 // lengths in data
+	data                [dedupDataSize]byte
+}
+
+// dedupDataSize fits WeChat's answers (an openid and a unionid are 28
+// characters, a session_key 24: 80 in all) with room to spare; a longer
+// answer is simply not remembered.
+const dedupDataSize = 104
+
+func newDedupEntry(sess Session, expires int64) (dedupEntry, bool) {
+	e := dedupEntry{expires: expires, openid: uint8(len(sess.OpenID)), sk: uint8(len(sess.SessionKey)), unionid: uint8(len(sess.UnionID))}
+	if len(sess.OpenID)+len(sess.SessionKey)+len(sess.UnionID) > dedupDataSize {
+		return e, false
+	}
+	n := copy(e.data[:], sess.OpenID)
+	n += copy(e.data[n:], sess.SessionKey)
+	copy(e.data[n:], sess.UnionID)
+	return e, true
+}
+
+func (e *dedupEntry) session() Session {
+	a, b, c := int(e.openid), int(e.openid)+int(e.sk), int(e.openid)+int(e.sk)+int(e.unionid)
+	return Session{OpenID: string(e.data[:a]), SessionKey: string(e.data[a:b]), UnionID: string(e.data[b:c])}
 }
 
 // NewCodeDedup wraps next as cfg says.
@@ -101,7 +128,7 @@ func NewCodeDedup(next Exchanger, cfg CodeDedupConfig) *CodeDedup {
 		max:         cfg.MaxEntries,
 		now:         cfg.Now,
 		onDuplicate: cfg.OnDuplicate,
-		recent:      make(map[[sha256.Size]byte]*list.Element),
+		recent:      make(map[[sha256.Size]byte]dedupEntry),
 	}
 	if c.max <= 0 {
 		c.max = DefaultCodeDedupEntries
@@ -216,40 +243,49 @@ func callerOf(ctx context.Context) string {
 }
 
 func (d *CodeDedup) lookup(key [sha256.Size]byte) (Session, bool) {
-	now := d.now()
+	now := d.now().UnixNano()
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	d.dropExpired(now)
 	if e, ok := d.recent[key]; ok {
-		return e.Value.(*dedupEntry).sess, true
+		return e.session(), true
 	}
 	return Session{}, false
 }
 
 func (d *CodeDedup) store(key [sha256.Size]byte, sess Session) {
-	now := d.now()
+	now := d.now().UnixNano()
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	d.dropExpired(now)
 	if _, ok := d.recent[key]; ok {
 		return // the same code twice: the first answer stands, and expires first
 	}
-	if d.order.Len() >= d.max {
-		d.drop(d.order.Front())
+	e, ok := newDedupEntry(sess, now+int64(d.window))
+	if !ok {
+		return
 	}
-	d.recent[key] = d.order.PushBack(&dedupEntry{key: key, sess: sess, expires: now.Add(d.window)})
+	if len(d.recent) >= d.max {
+		d.dropOldest()
+	}
+	d.recent[key] = e
+	d.order = append(d.order, key)
 }
 
 // dropExpired removes the entries past their time, oldest first.
-func (d *CodeDedup) dropExpired(now time.Time) {
-	for e := d.order.Front(); e != nil && !now.Before(e.Value.(*dedupEntry).expires); e = d.order.Front() {
-		d.drop(e)
+func (d *CodeDedup) dropExpired(now int64) {
+	for d.head < len(d.order) && d.recent[d.order[d.head]].expires <= now {
+		d.dropOldest()
 	}
 }
 
-func (d *CodeDedup) drop(e *list.Element) {
-	delete(d.recent, e.Value.(*dedupEntry).key)
-	d.order.Remove(e)
+func (d *CodeDedup) dropOldest() {
+	delete(d.recent, d.order[d.head])
+	d.head++
+	if d.head > len(d.order)/2 { // reuse the front half of the slice
+		d.order = d.order[:copy(d.order, d.order[d.head:])]
+		d.head = 0
+	}
 }
 
 // Len returns how many answers are remembered now, expired ones not yet
@@ -257,7 +293,7 @@ func (d *CodeDedup) drop(e *list.Element) {
 func (d *CodeDedup) Len() int {
 	d.mu.Lock()
 	defer d.mu.Unlock()
-	return d.order.Len()
+	return len(d.recent)
 }
 
 // panicked carries a panic of the wrapped Code2Session to its callers.

@@ -322,3 +322,19 @@ func TestDedupKeyedByAppAndCode(t *testing.T) {
 		t.Errorf("shop's answer: %q", s.OpenID)
 	}
 }
+
+// An answer too big for an entry is passed on but not remembered.
+func TestDedupOversizedAnswerNotRemembered(t *testing.T) {
+	wx := &countingWeChat{}
+	d := wechat.NewCodeDedup(wx, wechat.CodeDedupConfig{Window: time.Minute})
+	code := strings.Repeat("x", 200)
+	for range 2 {
+		s, err := d.Code2Session(context.Background(), code)
+		if err != nil || s.OpenID != "o-"+code {
+			t.Fatalf("answer %+v, %v", s, err)
+		}
+	}
+	if n := wx.calls.Load(); n != 2 {
+		t.Errorf("%d WeChat calls, want 2 (not remembered)", n)
+	}
+}
