@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net"
 	"net/http"
+	"net/netip"
 	"reflect"
 	"runtime"
 	"strings"
@@ -44,6 +45,9 @@ func newHookEnv(t *testing.T, o hookOptions) (*odEnv, *claimstest.Server) {
 	}
 	e := newODEnv(t, odOptions{fake: o.fake, deps: func(d *handlers.Deps) {
 		d.Claims, d.PhoneInToken = client, o.phoneInToken
+		// The test client plays a tracing proxy, whose X-Request-Id the
+		// server believes and passes on to the hook.
+		d.TrustedProxies = []netip.Prefix{netip.MustParsePrefix("127.0.0.0/8")}
 		if o.reuse {
 			d.WeChat = wechat.NewCodeDedup(d.WeChat, wechat.CodeDedupConfig{AppID: d.AppID, Window: time.Minute})
 		}
