@@ -3,7 +3,7 @@
 // The kit comes from the npm package wxlogin-miniprogram (package.json
 // depends on the local ../../miniprogram): run `npm install` in this
 // folder, then DevTools' "build npm" (Tools > Build npm), which copies it to
-// miniprogram_npm/. See docs/miniprogram-kit.md.
+// miniprogram_npm/. See docs/miniprogram.md.
 const { createAuth } = require('wxlogin-miniprogram')
 
 // The wxlogin server. For a local dev-mode server (WXLOGIN_DEV=true) in
