@@ -66,7 +66,7 @@ func NewDiscovery(issuer string, keys []Key) Discovery {
 		// openids are per mini program: pairwise subjects.
 		SubjectTypesSupported:  []string{"pairwise"},
 		ResponseTypesSupported: []string{"token"},
-		ClaimsSupported:        []string{"iss", "sub", "aud", "iat", "nbf", "exp", "jti", "appid", "unionid"},
+		ClaimsSupported:        []string{"iss", "sub", "aud", "iat", "nbf", "exp", "jti", "appid", "openid", "unionid", "phone_number", "phone_number_verified"},
 	}
 	for a := range algs {
 		d.IDTokenSigningAlgValuesSupported = append(d.IDTokenSigningAlgValuesSupported, a)
