@@ -19,6 +19,8 @@ import (
 	"strings"
 	"unicode"
 	"unicode/utf8"
+
+	"github.com/wxlogin/wxlogin/internal/text"
 )
 
 // The events a Request is sent for.
@@ -197,7 +199,7 @@ func ParseAnswer(body []byte) (Answer, error) {
 			}
 			a.Claims = c
 		default:
-			return Answer{}, broke(RuleMember, cut(name, 40), "the answer holds the member %q; only sub and claims are allowed", cut(name, 40))
+			return Answer{}, broke(RuleMember, text.Cut(name, 40), "the answer holds the member %q; only sub and claims are allowed", text.Cut(name, 40))
 		}
 	}
 	return a, nil
@@ -276,17 +278,6 @@ func decodeOne(b []byte, v any) error {
 }
 
 func isNull(raw json.RawMessage) bool { return string(bytes.TrimSpace(raw)) == "null" }
-
-// cut shortens s to at most n bytes on a rune boundary.
-func cut(s string, n int) string {
-	if len(s) <= n {
-		return s
-	}
-	for n > 0 && !utf8.RuneStart(s[n]) {
-		n--
-	}
-	return s[:n]
-}
 
 // sanitizeDetail makes a hook's denial detail safe to pass on: control
 // and other invisible characters become spaces, runs of white space
