@@ -29,7 +29,13 @@ type appsVars struct {
 func resolveApps(v appsVars, bad func(name, format string, args ...any)) []appConfig {
 	var apps []appConfig
 	seen := map[string]bool{}
-	if v.AppID != "" {
+	switch {
+	case v.AppID == "":
+	case looksLikeSecret(v.AppID):
+		bad("APPID", "is 32 hex digits, the form of an AppSecret, not of an AppID: are WXLOGIN_APPID and WXLOGIN_SECRET swapped?")
+	case !validAppID(v.AppID):
+		bad("APPID", "is not an AppID: want 1 to 64 letters, digits, '_' or '-' (such as wx0123456789abcdef)")
+	default:
 		apps = append(apps, appConfig{AppID: v.AppID, Secret: v.Secret})
 		seen[v.AppID] = true
 	}
@@ -39,6 +45,8 @@ func resolveApps(v appsVars, bad func(name, format string, args ...any)) []appCo
 	}
 	for i, p := range pairs {
 		switch {
+		case looksLikeSecret(p.key):
+			bad("APPS", "item %d: its AppID is 32 hex digits, the form of an AppSecret: write appid:secret, not secret:appid", i+1)
 		case !p.ok:
 			bad("APPS", "item %d is not appid:secret (comma-separated pairs such as wx0123456789abcdef:<secret>)", i+1)
 		case seen[p.key]:
@@ -54,6 +62,8 @@ func resolveApps(v appsVars, bad func(name, format string, args ...any)) []appCo
 	own := map[string]string{}
 	for i, p := range splitPairs(v.Audiences) {
 		switch {
+		case looksLikeSecret(p.key):
+			bad("AUDIENCES", "item %d: its AppID is 32 hex digits, the form of an AppSecret", i+1)
 		case !p.ok:
 			bad("AUDIENCES", "item %d is not appid:audience", i+1)
 		case own[p.key] != "":
@@ -107,6 +117,23 @@ func validAppID(s string) bool {
 	}
 	for _, c := range s {
 		if !('a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' || c == '_' || c == '-') {
+			return false
+		}
+	}
+	return true
+}
+
+// looksLikeSecret reports whether s has the form of an AppSecret: 32 hex
+// digits. Such an AppID is a secret put where the AppID goes (a swapped
+// pair): it would be logged at start-up and become a metrics label, so it
+// is refused, and never quoted. WeChat's AppIDs ("wx" and 16 hex digits)
+// are not required: tests and dev mode use others.
+func looksLikeSecret(s string) bool {
+	if len(s) != 32 {
+		return false
+	}
+	for _, c := range s {
+		if !('0' <= c && c <= '9' || 'a' <= c && c <= 'f' || 'A' <= c && c <= 'F') {
 			return false
 		}
 	}

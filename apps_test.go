@@ -9,6 +9,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"fmt"
 	"io"
 	"net/http"
 	"os"
@@ -28,6 +29,7 @@ const (
 	gameSecret = "game-secret-0123456789abcdef0123"
 	cardID     = "wxcard0000000000c2"
 	cardSecret = "card-secret-0123456789abcdef0123"
+	hexSecret  = "0123456789abcdef0123456789abcdef" // the form of WeChat's AppSecrets
 )
 
 // newAppsFake is WeChat serving the shop, the game and the card.
@@ -470,6 +472,15 @@ func TestAppsConfigErrors(t *testing.T) {
 		{"empty audience", map[string]string{"WXLOGIN_APPS": gameID + ":" + gameSecret, "WXLOGIN_AUDIENCES": gameID + ":"}, "WXLOGIN_AUDIENCES: the audience of " + gameID + " is empty"},
 		{"audience pair malformed", map[string]string{"WXLOGIN_AUDIENCES": "aud-without-appid"}, "WXLOGIN_AUDIENCES: item 1 is not appid:audience"},
 		{"subject", map[string]string{"WXLOGIN_SUBJECT": "email"}, "WXLOGIN_SUBJECT: must be openid or unionid"},
+		// A swapped pair puts the AppSecret where the AppID goes; it is
+		// refused by position, never printed.
+		{"secret:appid in WXLOGIN_APPS", map[string]string{"WXLOGIN_APPS": gameID + ":" + gameSecret + "," + hexSecret + ":" + cardID}, "WXLOGIN_APPS: item 2: its AppID is 32 hex digits, the form of an AppSecret"},
+		{"upper-case secret:appid in WXLOGIN_APPS", map[string]string{"WXLOGIN_APPS": strings.ToUpper(hexSecret) + ":" + cardID}, "WXLOGIN_APPS: item 1: its AppID is 32 hex digits"},
+		{"WXLOGIN_APPID and WXLOGIN_SECRET swapped", map[string]string{"WXLOGIN_APPID": hexSecret, "WXLOGIN_SECRET": shopID}, "WXLOGIN_APPID: is 32 hex digits, the form of an AppSecret"},
+		{"secret:appid in WXLOGIN_AUDIENCES", map[string]string{"WXLOGIN_AUDIENCES": hexSecret + ":aud"}, "WXLOGIN_AUDIENCES: item 1: its AppID is 32 hex digits"},
+		// WXLOGIN_APPID is held to the rule of WXLOGIN_APPS's AppIDs.
+		{"WXLOGIN_APPID with a space", map[string]string{"WXLOGIN_APPID": "wx shop"}, "WXLOGIN_APPID: is not an AppID"},
+		{"WXLOGIN_APPID with a colon", map[string]string{"WXLOGIN_APPID": "wxshop:" + gameSecret}, "WXLOGIN_APPID: is not an AppID"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			env := prodEnv(t, wx.URL)
@@ -481,7 +492,7 @@ func TestAppsConfigErrors(t *testing.T) {
 			if err == nil || !strings.Contains(err.Error(), tc.want) {
 				t.Fatalf("err = %v, want it to contain %q", err, tc.want)
 			}
-			for _, secret := range []string{testSecret, gameSecret, cardSecret} {
+			for _, secret := range []string{testSecret, gameSecret, cardSecret, hexSecret, strings.ToUpper(hexSecret)} {
 				if strings.Contains(err.Error(), secret) {
 					t.Errorf("the error prints a secret: %v", err)
 				}
@@ -635,4 +646,48 @@ func TestInteropNodeJoseTwoApps(t *testing.T) {
 		"apps": []map[string]string{{"appid": "wxnodeshop0000000a", "audience": "wxnodeshop0000000a"}, {"appid": "wxnodegame0000000b", "audience": "wxnodegame0000000b"}},
 	}})
 	runNodeTest(t, "apps.test.mjs", "WXLOGIN_INTEROP_APPS="+string(servers), 1)
+}
+
+// TestResolveAppsRefusesSecretLikeAppIDs: an AppID of 32 hex digits (an
+// AppSecret in the AppID's place) is refused wherever an AppID is given,
+// by variable and position, and no app is served with it; WXLOGIN_APPID
+// is held to the rule of WXLOGIN_APPS's AppIDs.
+func TestResolveAppsRefusesSecretLikeAppIDs(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		v    appsVars
+		want string
+	}{
+		{"WXLOGIN_APPS", appsVars{Apps: gameID + ":" + gameSecret + "," + hexSecret + ":" + cardID}, "APPS: item 2: its AppID is 32 hex digits"},
+		{"WXLOGIN_APPID", appsVars{AppID: hexSecret, Secret: shopID}, "APPID: is 32 hex digits"},
+		{"WXLOGIN_AUDIENCES", appsVars{AppID: shopID, Secret: testSecret, Audiences: strings.ToUpper(hexSecret) + ":aud"}, "AUDIENCES: item 1: its AppID is 32 hex digits"},
+		{"WXLOGIN_APPID not an AppID", appsVars{AppID: "wx shop", Secret: testSecret}, "APPID: is not an AppID"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			var msgs []string
+			apps := resolveApps(tc.v, func(name, format string, args ...any) {
+				msgs = append(msgs, name+": "+fmt.Sprintf(format, args...))
+			})
+			all := strings.Join(msgs, "\n")
+			if !strings.Contains(all, tc.want) {
+				t.Errorf("problems %q, want one with %q", msgs, tc.want)
+			}
+			if strings.Contains(strings.ToLower(all), hexSecret) {
+				t.Errorf("the problems print the secret: %q", msgs)
+			}
+			for _, id := range appIDs(apps) {
+				if looksLikeSecret(id) || id == "wx shop" {
+					t.Errorf("app %q served", id)
+				}
+			}
+		})
+	}
+	// Other AppIDs stay allowed: WeChat's form is not required.
+	var msgs []string
+	resolveApps(appsVars{AppID: "test-app", Secret: "s", Apps: "wxdevfake000000000:s2,0123456789abcdef0123456789abcde:s3"}, func(name, format string, args ...any) {
+		msgs = append(msgs, name+": "+fmt.Sprintf(format, args...))
+	})
+	if len(msgs) != 0 {
+		t.Errorf("good AppIDs refused: %q", msgs)
+	}
 }

@@ -2,12 +2,10 @@ package main
 
 import (
 	"crypto"
-	"encoding/base64"
 	"errors"
 	"fmt"
 	"log/slog"
 	"net/netip"
-	"net/url"
 	"os"
 	"strings"
 	"time"
@@ -15,6 +13,8 @@ import (
 	"github.com/kelseyhightower/envconfig"
 
 	"github.com/wxlogin/wxlogin/claims"
+	"github.com/wxlogin/wxlogin/internal/b64"
+	"github.com/wxlogin/wxlogin/internal/httpurl"
 	"github.com/wxlogin/wxlogin/token"
 )
 
@@ -245,12 +245,12 @@ func (c *Config) Validate() error {
 		missing("ADDR")
 	}
 	if c.Issuer != "" {
-		u, err := url.Parse(c.Issuer)
-		if err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" || u.RawQuery != "" || u.Fragment != "" {
+		u, err := httpurl.Parse(c.Issuer)
+		if err != nil || u.RawQuery != "" || u.Fragment != "" {
 			bad("ISSUER", "must be an absolute http(s) URL without query or fragment, such as https://login.example.com")
 		}
 	}
-	if u, err := url.Parse(c.WeChatBaseURL); err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" {
+	if _, err := httpurl.Parse(c.WeChatBaseURL); err != nil {
 		bad("WECHAT_BASE_URL", "must be an absolute http(s) URL")
 	}
 	if c.TokenTTL < time.Minute || c.TokenTTL > 168*time.Hour {
@@ -440,12 +440,4 @@ func unescapePEM(s string) string {
 }
 
 // decodeBase64 accepts standard or URL-safe base64, padded or not.
-func decodeBase64(s string) ([]byte, error) {
-	s = strings.TrimSpace(s)
-	for _, enc := range []*base64.Encoding{base64.StdEncoding, base64.RawStdEncoding, base64.URLEncoding, base64.RawURLEncoding} {
-		if b, err := enc.DecodeString(s); err == nil {
-			return b, nil
-		}
-	}
-	return nil, errors.New("not base64")
-}
+func decodeBase64(s string) ([]byte, error) { return b64.DecodeString(s) }

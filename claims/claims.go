@@ -19,6 +19,8 @@ import (
 	"strings"
 	"unicode"
 	"unicode/utf8"
+
+	"github.com/wxlogin/wxlogin/internal/text"
 )
 
 // The events a Request is sent for.
@@ -88,13 +90,29 @@ var reserved = []string{
 	"appid", "openid", "unionid", "sk", "phone_number", "phone_number_verified",
 }
 
-// Reserved returns the claim names an answer's claims must not hold:
-// those wxlogin sets itself. Names are compared exactly, as JWT claim
-// names are case-sensitive.
+// Reserved returns the claim names wxlogin sets itself. An answer's
+// claims must hold none of them, nor any name that equals one of them
+// but for letter case (see IsReserved).
 func Reserved() []string { return slices.Clone(reserved) }
 
-// IsReserved reports whether name is one of the Reserved claim names.
-func IsReserved(name string) bool { return slices.Contains(reserved, name) }
+// IsReserved reports whether name is one of the Reserved claim names
+// under Unicode case folding (strings.EqualFold: "SUB", "appId", "ſub"
+// with a long s, "sK" with a Kelvin sign). JWT claim names are
+// case-sensitive, but Go's encoding/json, and verifiers built on it,
+// match struct fields case-insensitively: a claim "Exp" would be read
+// as exp.
+func IsReserved(name string) bool { return reservedFold(name) != "" }
+
+// reservedFold returns the Reserved name that name equals under case
+// folding, or "".
+func reservedFold(name string) string {
+	for _, r := range reserved {
+		if strings.EqualFold(name, r) {
+			return r
+		}
+	}
+	return ""
+}
 
 // A Rule is one rule of the protocol that an answer can break. It names
 // the rule only, never the values of the answer, so that it can be
@@ -116,7 +134,8 @@ const (
 	RuleClaimsType Rule = "claims_type"
 	// RuleClaimsSize: claims is over 4 KiB of JSON.
 	RuleClaimsSize Rule = "claims_size"
-	// RuleReserved: claims holds a reserved name.
+	// RuleReserved: claims holds a reserved name, or one that equals a
+	// reserved name but for letter case (IsReserved).
 	RuleReserved Rule = "reserved_name"
 )
 
@@ -180,7 +199,7 @@ func ParseAnswer(body []byte) (Answer, error) {
 			}
 			a.Claims = c
 		default:
-			return Answer{}, broke(RuleMember, cut(name, 40), "the answer holds the member %q; only sub and claims are allowed", cut(name, 40))
+			return Answer{}, broke(RuleMember, text.Cut(name, 40), "the answer holds the member %q; only sub and claims are allowed", text.Cut(name, 40))
 		}
 	}
 	return a, nil
@@ -202,11 +221,19 @@ func parseClaims(raw json.RawMessage) (map[string]any, error) {
 		return nil, broke(RuleJSON, "", "claims is not JSON")
 	}
 	// Report the first reserved name in the contract's order, so that
-	// the same answer always names the same rule.
-	for _, name := range reserved {
-		if _, ok := c[name]; ok {
+	// the same answer always names the same name.
+	first := len(reserved)
+	for name := range c {
+		if r := reservedFold(name); r != "" {
+			first = min(first, slices.Index(reserved, r))
+		}
+	}
+	if first < len(reserved) {
+		name := reserved[first]
+		if _, exact := c[name]; exact {
 			return nil, broke(RuleReserved, name, "claims holds the reserved name %q", name)
 		}
+		return nil, broke(RuleReserved, name, "claims holds a name that differs from the reserved name %q only in letter case", name)
 	}
 	return c, nil
 }
@@ -251,17 +278,6 @@ func decodeOne(b []byte, v any) error {
 }
 
 func isNull(raw json.RawMessage) bool { return string(bytes.TrimSpace(raw)) == "null" }
-
-// cut shortens s to at most n bytes on a rune boundary.
-func cut(s string, n int) string {
-	if len(s) <= n {
-		return s
-	}
-	for n > 0 && !utf8.RuneStart(s[n]) {
-		n--
-	}
-	return s[:n]
-}
 
 // sanitizeDetail makes a hook's denial detail safe to pass on: control
 // and other invisible characters become spaces, runs of white space

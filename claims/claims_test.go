@@ -32,9 +32,9 @@ func TestParseAnswerAccepts(t *testing.T) {
 		{"claims of exactly 4 KiB", `{"claims":` + claimsOfSize(4096) + `}`, claims.Answer{Claims: map[string]any{"pad": strings.Repeat("x", 4096-10)}}},
 		{"white space does not count toward the limit", "{\"claims\" : {\n  \"pad\": \"" + strings.Repeat("x", 4096-10) + "\"\n}\n}\n",
 			claims.Answer{Claims: map[string]any{"pad": strings.Repeat("x", 4096-10)}}},
-		// A reserved name in another case is another claim: JWT names are
-		// case-sensitive.
-		{"names differing in case only", `{"claims":{"Sub":"x","ROLE":"y"}}`, claims.Answer{Claims: map[string]any{"Sub": "x", "ROLE": "y"}}},
+		// Names that differ in case only are distinct claims, as JWT names
+		// are case-sensitive, unless one of them is reserved (below).
+		{"names differing in case only", `{"claims":{"role":"x","ROLE":"y"}}`, claims.Answer{Claims: map[string]any{"role": "x", "ROLE": "y"}}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -90,6 +90,26 @@ func TestParseAnswerRefuses(t *testing.T) {
 			ruleName   string
 		}{"reserved " + name, `{"sub":"42","claims":{"roles":["a"],"` + name + `":"forged"}}`, claims.RuleReserved, name})
 	}
+	// A reserved name in another case, or another spelling under Unicode
+	// case folding (a long s, a Kelvin sign), would be read as the
+	// reserved claim by Go's encoding/json, which matches struct fields
+	// case-insensitively.
+	for _, tc := range []struct{ name, reserved string }{
+		{"SUB", "sub"}, {"Sub", "sub"}, {"appId", "appid"}, {"openId", "openid"}, {"Exp", "exp"},
+		{"\u017fub", "sub"}, {"s\u212a", "sk"}, {"PHONE_NUMBER_verified", "phone_number_verified"},
+	} {
+		tests = append(tests, struct {
+			name, body string
+			rule       claims.Rule
+			ruleName   string
+		}{"reserved in another case " + tc.name, `{"claims":{"roles":["a"],"` + tc.name + `":"forged"}}`, claims.RuleReserved, tc.reserved})
+	}
+	// The first reserved name in the contract's order is the one named.
+	tests = append(tests, struct {
+		name, body string
+		rule       claims.Rule
+		ruleName   string
+	}{"several reserved in another case", `{"claims":{"appId":"wxOTHER","openId":"victim","Exp":4102444800,"SUB":"admin"}}`, claims.RuleReserved, "sub"})
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			_, err := claims.ParseAnswer([]byte(tt.body))
@@ -104,7 +124,7 @@ func TestParseAnswerRefuses(t *testing.T) {
 				t.Errorf("%v is not both ErrBadAnswer and ErrUpstream", err)
 			}
 			// The message names the rule, never the answer's values.
-			for _, v := range []string{"forged", "admin", "oops", "xxxxxxxx"} {
+			for _, v := range []string{"forged", "admin", "victim", "wxOTHER", "oops", "xxxxxxxx"} {
 				if strings.Contains(err.Error(), v) {
 					t.Errorf("error %q holds the answer's value %q", err, v)
 				}
@@ -123,6 +143,16 @@ func TestReservedMatchesTheContract(t *testing.T) {
 	r[0] = "roles"
 	if claims.IsReserved("roles") || !claims.IsReserved("iss") {
 		t.Error("Reserved() hands out the package's own list")
+	}
+	for _, name := range []string{"ISS", "appId", "\u017fub", "s\u212a", "Phone_Number"} {
+		if !claims.IsReserved(name) {
+			t.Errorf("IsReserved(%q) = false, want true: it folds to a reserved name", name)
+		}
+	}
+	for _, name := range []string{"subs", "s", "app_id", "open-id", "roles"} {
+		if claims.IsReserved(name) {
+			t.Errorf("IsReserved(%q) = true, want false", name)
+		}
 	}
 }
 

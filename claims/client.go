@@ -8,9 +8,11 @@ import (
 	"fmt"
 	"io"
 	"net/http"
-	"net/url"
 	"strconv"
 	"time"
+
+	"github.com/wxlogin/wxlogin/internal/httpurl"
+	"github.com/wxlogin/wxlogin/internal/roundtrip"
 )
 
 // Errors of a hook call, one for each of the contract's outcomes. Every
@@ -107,15 +109,8 @@ type Client struct {
 // CheckURL reports whether s can be a hook's URL: absolute, http or
 // https, with a host.
 func CheckURL(s string) error {
-	u, err := url.Parse(s)
-	if err != nil {
-		return errors.New("claims: the hook URL does not parse")
-	}
-	if u.Scheme != "http" && u.Scheme != "https" {
-		return errors.New("claims: the hook URL is not http or https")
-	}
-	if u.Host == "" {
-		return errors.New("claims: the hook URL has no host")
+	if _, err := httpurl.Parse(s); err != nil {
+		return fmt.Errorf("claims: the hook URL %v", err)
 	}
 	return nil
 }
@@ -155,18 +150,7 @@ func NewClient(cfg Config) (*Client, error) {
 // keep-alive timeout), and no redirects followed, so that the signed
 // request with the user's ids goes nowhere but the configured URL. It
 // sets no overall timeout; each call carries its own deadline.
-func NewHTTPClient() *http.Client {
-	t := http.DefaultTransport.(*http.Transport).Clone()
-	t.MaxIdleConns = 256
-	t.MaxIdleConnsPerHost = 128
-	t.IdleConnTimeout = 30 * time.Second
-	return &http.Client{
-		Transport: t,
-		CheckRedirect: func(*http.Request, []*http.Request) error {
-			return http.ErrUseLastResponse
-		},
-	}
-}
+func NewHTTPClient() *http.Client { return roundtrip.NewHTTPClient() }
 
 // Call sends r to the hook, signed, with requestID in the X-Request-Id
 // header (none when empty), and returns its checked answer. The error
@@ -247,16 +231,5 @@ func denialDetail(body []byte) string {
 // transportError classifies a failed round trip, without the URL (which
 // may hold credentials), and returns a metrics result for it.
 func transportError(ctx context.Context, err error) (string, error) {
-	var ue *url.Error
-	if errors.As(err, &ue) {
-		err = ue.Err
-	}
-	switch {
-	case errors.Is(ctx.Err(), context.DeadlineExceeded), errors.Is(err, context.DeadlineExceeded):
-		return "timeout", fmt.Errorf("%w: no answer within the deadline", ErrTimeout)
-	case errors.Is(ctx.Err(), context.Canceled):
-		return "canceled", fmt.Errorf("%w: %w", ErrUnavailable, context.Canceled)
-	default:
-		return "unavailable", fmt.Errorf("%w: %v", ErrUnavailable, err)
-	}
+	return roundtrip.Failure(ctx, err, ErrTimeout, ErrUnavailable, "")
 }

@@ -7,6 +7,8 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
+
+	"github.com/wxlogin/wxlogin/internal/text"
 )
 
 // maxRequestSize bounds a request body on the hook's side: a request
@@ -40,7 +42,6 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if log == nil {
 		log = slog.Default()
 	}
-	log = log.With("request_id", r.Header.Get(RequestIDHeader))
 	if r.Method != http.MethodPost {
 		w.Header().Set("Allow", http.MethodPost)
 		writeProblem(w, http.StatusMethodNotAllowed, "")
@@ -66,6 +67,12 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			writeProblem(w, http.StatusUnauthorized, "")
 		}
 		return
+	}
+	// Only a verified request's id is logged, and only in the form
+	// wxlogin gives its ids: the header is not signed, and anyone can
+	// send a request that fails verification.
+	if id := r.Header.Get(RequestIDHeader); text.IsID(id) {
+		log = log.With("request_id", id)
 	}
 
 	a, err := h.Func(r.Context(), req)

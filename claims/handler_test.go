@@ -123,3 +123,36 @@ func TestHandlerRefuses(t *testing.T) {
 		t.Errorf("no key: status %d, reached %v", w.Code, reached)
 	}
 }
+
+// The X-Request-Id is not signed: the hook logs it only for a request
+// that verifies, and only in the form wxlogin gives its ids.
+func TestHandlerLogsOnlyVerifiedRequestIDs(t *testing.T) {
+	var logs strings.Builder
+	h := &claims.Handler{
+		Verifier: claims.Verifier{Keys: [][]byte{testKey}},
+		Log:      slog.New(slog.NewTextHandler(&logs, nil)),
+		Func: func(context.Context, claims.Request) (claims.Answer, error) {
+			return claims.Answer{}, errors.New("database down")
+		},
+	}
+	body := `{"event":"login","appid":"wx1","openid":"o1"}`
+	send := func(sig, id string) {
+		r := httptest.NewRequest("POST", "/claims", strings.NewReader(body))
+		r.Header.Set(claims.SignatureHeader, sig)
+		r.Header.Set(claims.RequestIDHeader, id)
+		h.ServeHTTP(httptest.NewRecorder(), r)
+	}
+	send("t=1,v1=00", "FORGED-by-anyone")
+	send(claims.Sign(testKey, []byte(body), time.Now()), "FORGED\nlevel=ERROR msg=injected")
+	send(claims.Sign(testKey, []byte(body), time.Now()), "FORGED"+strings.Repeat("x", 300))
+	if strings.Contains(logs.String(), "FORGED") {
+		t.Errorf("the hook logs a request id it should not:\n%s", logs.String())
+	}
+	if n := strings.Count(logs.String(), "request refused"); n != 1 {
+		t.Errorf("%d lines of refused requests, want 1:\n%s", n, logs.String())
+	}
+	send(claims.Sign(testKey, []byte(body), time.Now()), "host/0123456789-000042")
+	if !strings.Contains(logs.String(), "request_id=host/0123456789-000042") {
+		t.Errorf("a verified request's id is not logged:\n%s", logs.String())
+	}
+}

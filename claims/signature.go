@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"crypto/hmac"
 	"crypto/sha256"
-	"encoding/base64"
 	"encoding/hex"
 	"encoding/json"
 	"errors"
@@ -12,6 +11,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/wxlogin/wxlogin/internal/b64"
 )
 
 // SignatureHeader is the header that carries a request's signature:
@@ -73,16 +74,14 @@ func mac(key []byte, ts string, body []byte) []byte {
 // (WXLOGIN_CLAIMS_SECRET): base64, standard or URL-safe, padded or not,
 // of at least MinKeySize bytes. Its errors never hold the secret.
 func DecodeKey(s string) ([]byte, error) {
-	s = strings.TrimSpace(s)
-	for _, enc := range []*base64.Encoding{base64.StdEncoding, base64.RawStdEncoding, base64.URLEncoding, base64.RawURLEncoding} {
-		if b, err := enc.DecodeString(s); err == nil {
-			if len(b) < MinKeySize {
-				return nil, fmt.Errorf("claims: the secret decodes to %d bytes; want at least %d (head -c 32 /dev/urandom | base64)", len(b), MinKeySize)
-			}
-			return b, nil
-		}
+	b, err := b64.DecodeString(s)
+	if err != nil {
+		return nil, errors.New("claims: the secret is not base64")
 	}
-	return nil, errors.New("claims: the secret is not base64")
+	if len(b) < MinKeySize {
+		return nil, fmt.Errorf("claims: the secret decodes to %d bytes; want at least %d (head -c 32 /dev/urandom | base64)", len(b), MinKeySize)
+	}
+	return b, nil
 }
 
 // Verifier checks signed requests on the hook's side. The zero value

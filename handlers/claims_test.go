@@ -197,6 +197,16 @@ func TestClaimsHookBadAnswers(t *testing.T) {
 	for _, name := range claims.Reserved() {
 		tests = append(tests, badAnswer{"reserved " + name, fmt.Sprintf(`{"claims":{%q:"VALUE-SECRET-1"}}`, name), claims.RuleReserved, name})
 	}
+	// A reserved name in another case (or another spelling under Unicode
+	// case folding) is refused too: a verifier built on encoding/json
+	// would read it as the reserved claim.
+	for _, tc := range []struct{ name, reserved string }{
+		{"appId", "appid"}, {"Exp", "exp"}, {"\u017fub", "sub"}, {"s\u212a", "sk"},
+	} {
+		tests = append(tests, badAnswer{"reserved in another case " + tc.name, fmt.Sprintf(`{"claims":{%q:"VALUE-SECRET-1"}}`, tc.name), claims.RuleReserved, tc.reserved})
+	}
+	tests = append(tests, badAnswer{"the review's answer",
+		`{"claims":{"appId":"wxOTHER-VALUE-SECRET","openId":"victim-VALUE-SECRET","Exp":4102444800,"SUB":"admin-VALUE-SECRET"}}`, claims.RuleReserved, "sub"})
 	// Claims of exactly 4 KiB pass (below); one byte more does not.
 	pad := strings.Repeat("x", claims.MaxClaimsSize-len(`{"pad":"VALUE-SECRET-1"}`)+1)
 	tests = append(tests,

@@ -14,6 +14,8 @@ import (
 
 	"github.com/go-chi/chi/v5"
 	"github.com/go-chi/chi/v5/middleware"
+
+	"github.com/wxlogin/wxlogin/internal/text"
 )
 
 // loginRoute is the route pattern of POST /v1/login in routes.go, whose
@@ -165,32 +167,12 @@ const maxMethodLen = 16
 
 // boundedMethod returns m, cut to maxMethodLen bytes. net/http admits
 // only token characters in a method, so it needs no escaping.
-func boundedMethod(m string) string {
-	if len(m) <= maxMethodLen {
-		return m
-	}
-	return m[:maxMethodLen] + "…"
-}
+func boundedMethod(m string) string { return text.Ellipsis(m, maxMethodLen) }
 
 // maxRequestIDLen bounds a request id taken from X-Request-Id.
-const maxRequestIDLen = 128
+const maxRequestIDLen = text.MaxIDLen
 
-// validRequestID accepts an X-Request-Id worth logging and echoing: up to
-// maxRequestIDLen letters, digits and ._:/+=- (UUIDs, trace ids, chi's
-// own form). Anything else is replaced with an id of ours, so a client
+// validRequestID accepts an X-Request-Id worth logging and echoing
+// (text.IsID). Anything else is replaced with an id of ours, so a client
 // cannot write arbitrary text into the logs and problem documents.
-func validRequestID(id string) bool {
-	if id == "" || len(id) > maxRequestIDLen {
-		return false
-	}
-	for i := 0; i < len(id); i++ {
-		c := id[i]
-		switch {
-		case 'a' <= c && c <= 'z', 'A' <= c && c <= 'Z', '0' <= c && c <= '9':
-		case c == '.', c == '_', c == ':', c == '/', c == '+', c == '=', c == '-':
-		default:
-			return false
-		}
-	}
-	return true
-}
+func validRequestID(id string) bool { return text.IsID(id) }

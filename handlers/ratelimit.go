@@ -43,24 +43,8 @@ func clientIPOf(ctx context.Context) string {
 }
 
 func findClientIP(r *http.Request, trusted []netip.Prefix) netip.Addr {
-	host, _, err := net.SplitHostPort(r.RemoteAddr)
-	if err != nil {
-		host = r.RemoteAddr
-	}
-	peer, err := netip.ParseAddr(host)
-	if err != nil {
-		return netip.Addr{}
-	}
-	peer = peer.Unmap()
-	isTrusted := func(ip netip.Addr) bool {
-		for _, p := range trusted {
-			if p.Contains(ip) {
-				return true
-			}
-		}
-		return false
-	}
-	if !isTrusted(peer.WithZone("")) {
+	peer, ok := trustedPeer(r, trusted)
+	if !peer.IsValid() || !ok {
 		return peer
 	}
 	// Several X-Forwarded-For headers are one list, in order.
@@ -78,29 +62,48 @@ func findClientIP(r *http.Request, trusted []netip.Prefix) netip.Addr {
 		if err != nil {
 			return netip.Addr{}
 		}
-		// Folded and unzoned, so that no other spelling of a trusted
-		// address passes as untrusted, or the reverse.
+		// Folded and unzoned, as isTrusted sees it.
 		client = ip.Unmap().WithZone("")
-		if !isTrusted(client) {
+		if !isTrusted(client, trusted) {
 			break
 		}
 	}
 	return client
 }
 
-// fromTrustedProxy reports whether r's peer is one of TrustedProxies,
-// whose headers (X-Forwarded-For, X-Request-Id) are believed.
-func (s *server) fromTrustedProxy(r *http.Request) bool {
-	peer, err := netip.ParseAddrPort(r.RemoteAddr)
+// trustedPeer returns r's peer address (unmapped, its zone kept; invalid
+// when RemoteAddr does not parse) and whether it is one of trusted, whose
+// headers (X-Forwarded-For, X-Request-Id) are believed.
+func trustedPeer(r *http.Request, trusted []netip.Prefix) (netip.Addr, bool) {
+	host, _, err := net.SplitHostPort(r.RemoteAddr)
 	if err != nil {
-		return false
+		host = r.RemoteAddr
 	}
-	for _, p := range s.TrustedProxies {
-		if p.Contains(peer.Addr().Unmap()) {
+	peer, err := netip.ParseAddr(host)
+	if err != nil {
+		return netip.Addr{}, false
+	}
+	peer = peer.Unmap()
+	return peer, isTrusted(peer, trusted)
+}
+
+// isTrusted reports whether ip is in one of trusted. The zone is left
+// out (a Prefix contains no zoned address), so that no other spelling of
+// a trusted address passes as untrusted, or the reverse.
+func isTrusted(ip netip.Addr, trusted []netip.Prefix) bool {
+	ip = ip.Unmap().WithZone("")
+	for _, p := range trusted {
+		if p.Contains(ip) {
 			return true
 		}
 	}
 	return false
+}
+
+// fromTrustedProxy reports whether r's peer is one of TrustedProxies.
+func (s *server) fromTrustedProxy(r *http.Request) bool {
+	_, ok := trustedPeer(r, s.TrustedProxies)
+	return ok
 }
 
 // limitWindow is the window of every rate limit: limits are per minute.

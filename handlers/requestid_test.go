@@ -1,6 +1,8 @@
 package handlers
 
 import (
+	"net/http/httptest"
+	"net/netip"
 	"regexp"
 	"testing"
 )
@@ -36,6 +38,36 @@ func TestRequestIDs(t *testing.T) {
 	} {
 		if id := ids.next(bad); id == bad || !form.MatchString(id) {
 			t.Errorf("X-Request-Id %q: id %q, want one of ours", bad, id)
+		}
+	}
+}
+
+// A trusted peer is trusted the same way for its X-Forwarded-For and for
+// its X-Request-Id: an IPv6 link-local proxy, whose address carries a
+// zone, included.
+func TestTrustedPeerOneRule(t *testing.T) {
+	s := &server{Deps: Deps{TrustedProxies: []netip.Prefix{netip.MustParsePrefix("fe80::/10"), netip.MustParsePrefix("10.0.0.0/8")}}}
+	for _, tc := range []struct {
+		peer    string
+		trusted bool
+	}{
+		{"[fe80::1%eth0]:4431", true},
+		{"[fe80::1]:4431", true},
+		{"[::ffff:10.1.2.3]:4431", true},
+		{"10.1.2.3:4431", true},
+		{"[2001:db8::1%eth0]:4431", false},
+		{"192.0.2.1:4431", false},
+		{"not an address", false},
+	} {
+		r := httptest.NewRequest("POST", "/v1/login", nil)
+		r.RemoteAddr = tc.peer
+		r.Header.Set("X-Forwarded-For", "203.0.113.7")
+		if got := s.fromTrustedProxy(r); got != tc.trusted {
+			t.Errorf("peer %s: fromTrustedProxy = %v, want %v", tc.peer, got, tc.trusted)
+		}
+		xffBelieved := findClientIP(r, s.TrustedProxies) == netip.MustParseAddr("203.0.113.7")
+		if xffBelieved != tc.trusted {
+			t.Errorf("peer %s: X-Forwarded-For believed = %v, want %v", tc.peer, xffBelieved, tc.trusted)
 		}
 	}
 }

@@ -116,18 +116,21 @@ func (c Claims) MarshalJSON() ([]byte, error) {
 }
 
 // UnmarshalJSON reads the named claims into their fields and every other
-// one into Extra (nil when there are none).
+// one into Extra (nil when there are none). It refuses claims with a
+// name that equals a named one but for letter case ("SUB", "Exp", "ſub"):
+// encoding/json would read it into that field, and wxlogin never issues
+// one (claims.IsReserved), so such a token was made to mislead.
 func (c *Claims) UnmarshalJSON(b []byte) error {
-	var p plainClaims
-	if err := json.Unmarshal(b, &p); err != nil {
-		return err
-	}
 	var all map[string]json.RawMessage
 	if err := json.Unmarshal(b, &all); err != nil {
 		return err
 	}
+	var p plainClaims
 	for name, raw := range all {
 		if claims.IsReserved(name) {
+			if !slices.Contains(reservedNames, name) {
+				return fmt.Errorf("token: the claim %q differs from a registered one only in letter case", name)
+			}
 			continue
 		}
 		dec := json.NewDecoder(bytes.NewReader(raw))
@@ -141,9 +144,17 @@ func (c *Claims) UnmarshalJSON(b []byte) error {
 		}
 		p.Extra[name] = v
 	}
+	// Every name left that a field could match case-insensitively is
+	// exactly that field's (Extra is not touched: it has no JSON name).
+	if err := json.Unmarshal(b, &p); err != nil {
+		return err
+	}
 	*c = Claims(p)
 	return nil
 }
+
+// reservedNames are the names of the named claims, exactly.
+var reservedNames = claims.Reserved()
 
 // OpenID returns the user's openid in the app AppID: the openid claim
 // when there is one, else the subject.

@@ -348,3 +348,46 @@ func TestRemoteBoundsBody(t *testing.T) {
 		t.Errorf("Verify with a 2 MiB JWKS = %v; want ErrUnknownKey (set refused)", err)
 	}
 }
+
+// A claim whose name differs from a named one only in letter case (or
+// under Unicode case folding: a long s, a Kelvin sign) never fills that
+// field: encoding/json matches field names case-insensitively, so a
+// claims hook's "openId" or "ſub" would otherwise be read as the user.
+// Such a token, signed with the right key, is refused as malformed.
+func TestVerifyRefusesNamesInAnotherCase(t *testing.T) {
+	s := tokentest.New(token.ES256, testIssuer, testAudience)
+	v := staticVerifier(t, s.PublicKey())
+	for _, tc := range []struct{ name, value string }{
+		{"SUB", "admin"}, {"\u017fub", "admin"}, {"appId", "wxOTHER"}, {"openId", "victim"},
+		{"UnionID", "victim"}, {"s\u212a", "forged"}, {"Exp", "4102444800"}, {"PHONE_NUMBER", "+8613800138000"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			c := s.Claims("oUser1")
+			if tc.name == "Exp" {
+				c["exp"] = time.Now().Add(-time.Minute).Unix() // expired but for Exp
+				c[tc.name] = 4102444800
+			} else {
+				c[tc.name] = tc.value
+			}
+			got, err := v.Verify(s.Sign(c, nil))
+			if err == nil {
+				t.Fatalf("Verify accepted it: sub %q openid %q appid %q unionid %q sk %q phone %q exp %v",
+					got.Subject, got.OpenID(), got.AppID, got.UnionID, got.SK, got.PhoneNumber, got.ExpiresAt)
+			}
+			if !errors.Is(err, token.ErrInvalid) || token.Reason(err) != "malformed" {
+				t.Errorf("err = %v (reason %q), want ErrInvalid, malformed", err, token.Reason(err))
+			}
+		})
+	}
+	// Names that differ from a named claim by more than case are the
+	// hook's, in Extra.
+	c := s.Claims("oUser1")
+	c["subs"], c["app_id"] = "x", "y"
+	got, err := v.Verify(s.Sign(c, nil))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got.Subject != "oUser1" || got.Extra["subs"] != "x" || got.Extra["app_id"] != "y" {
+		t.Errorf("sub %q extra %v", got.Subject, got.Extra)
+	}
+}

@@ -24,6 +24,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/wxlogin/wxlogin/internal/roundtrip"
 )
 
 // DefaultBaseURL is WeChat's API origin.
@@ -63,18 +65,7 @@ type Client struct {
 // meets a connection the server is closing. Redirects are not followed: a
 // WeChat API never redirects, and following one would resend the query or
 // body (the AppSecret among them) to whatever host it names.
-func NewHTTPClient() *http.Client {
-	t := http.DefaultTransport.(*http.Transport).Clone()
-	t.MaxIdleConns = 256
-	t.MaxIdleConnsPerHost = 128
-	t.IdleConnTimeout = 30 * time.Second
-	return &http.Client{
-		Transport: t,
-		CheckRedirect: func(*http.Request, []*http.Request) error {
-			return http.ErrUseLastResponse
-		},
-	}
-}
+func NewHTTPClient() *http.Client { return roundtrip.NewHTTPClient() }
 
 // New returns a Client for cfg.
 func New(cfg Config) *Client {
@@ -300,15 +291,5 @@ func (c *Client) call(ctx context.Context, method, api string, q url.Values, bod
 // transportError classifies a failed round trip without the URL (which
 // holds the secret and the code) and returns a metrics result for it.
 func transportError(ctx context.Context, api string, err error) (string, error) {
-	var ue *url.Error
-	if errors.As(err, &ue) {
-		err = ue.Err // drop the URL
-	}
-	if errors.Is(ctx.Err(), context.DeadlineExceeded) || errors.Is(err, context.DeadlineExceeded) {
-		return "timeout", fmt.Errorf("%w: %s: no answer in time", ErrTimeout, api)
-	}
-	if errors.Is(ctx.Err(), context.Canceled) {
-		return "canceled", fmt.Errorf("%w: %s: %w", ErrUnavailable, api, context.Canceled)
-	}
-	return "unavailable", fmt.Errorf("%w: %s: %v", ErrUnavailable, api, err)
+	return roundtrip.Failure(ctx, err, ErrTimeout, ErrUnavailable, api+": ")
 }

@@ -79,6 +79,7 @@ type dedupCache struct {
 	window      time.Duration
 	max         int
 	now         func() time.Time
+	start       time.Time // the base of the entries' times (see elapsed)
 	onDuplicate func(string)
 
 	calls singleflight.Group
@@ -95,7 +96,7 @@ type dedupCache struct {
 // dedupEntry is one remembered Session, its openid, session_key and
 // unionid back to back in data.
 type dedupEntry struct {
-	expires             int64 // Unix nanoseconds
+	expires             int64 // nanoseconds since dedupCache.start
 	openid, sk, unionid uint8 // lengths in data
 	data                [dedupDataSize]byte
 }
@@ -136,6 +137,7 @@ func NewCodeDedup(next Exchanger, cfg CodeDedupConfig) *CodeDedup {
 	if c.now == nil {
 		c.now = time.Now
 	}
+	c.start = c.now()
 	if c.onDuplicate == nil {
 		c.onDuplicate = func(string) {}
 	}
@@ -242,27 +244,43 @@ func callerOf(ctx context.Context) string {
 	return c
 }
 
+// elapsed is the time since the cache was made, in nanoseconds. It is
+// measured from a time.Time so that, with time.Now, it is monotonic: a
+// step of the wall clock neither ends an entry early nor keeps it past
+// its window.
+func (d *dedupCache) elapsed() int64 { return int64(d.now().Sub(d.start)) }
+
 func (d *CodeDedup) lookup(key [sha256.Size]byte) (Session, bool) {
-	now := d.now().UnixNano()
+	now := d.elapsed()
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	d.dropExpired(now)
-	if e, ok := d.recent[key]; ok {
+	// dropExpired stops at the oldest entry still live; a later one may
+	// have expired already (a clock that went back between the two), and
+	// is never given past its own window.
+	if e, ok := d.recent[key]; ok && now < e.expires {
 		return e.session(), true
 	}
 	return Session{}, false
 }
 
 func (d *CodeDedup) store(key [sha256.Size]byte, sess Session) {
-	now := d.now().UnixNano()
+	now := d.elapsed()
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	d.dropExpired(now)
-	if _, ok := d.recent[key]; ok {
+	old, seen := d.recent[key]
+	if seen && now < old.expires {
 		return // the same code twice: the first answer stands, and expires first
 	}
 	e, ok := newDedupEntry(sess, now+int64(d.window))
 	if !ok {
+		return
+	}
+	if seen {
+		// An expired entry that dropExpired has not reached (see lookup):
+		// the key is in order already.
+		d.recent[key] = e
 		return
 	}
 	if len(d.recent) >= d.max {

@@ -338,3 +338,38 @@ func TestDedupOversizedAnswerNotRemembered(t *testing.T) {
 		t.Errorf("%d WeChat calls, want 2 (not remembered)", n)
 	}
 }
+
+// An answer is never given again past its window, even when the clock
+// goes back between two logins: the younger entry, stored after the step,
+// expires before the older one, and must not wait for it.
+func TestDedupClockStepsBack(t *testing.T) {
+	clock := newClock()
+	wx := &countingWeChat{}
+	d := wechat.NewCodeDedup(wx, wechat.CodeDedupConfig{Window: time.Minute, Now: clock.Now})
+	ctx := context.Background()
+	if _, err := d.Code2Session(ctx, "code-before"); err != nil {
+		t.Fatal(err)
+	}
+	clock.Advance(-time.Hour) // the wall clock is stepped back
+	if _, err := d.Code2Session(ctx, "code-after"); err != nil {
+		t.Fatal(err)
+	}
+	clock.Advance(30 * time.Second)
+	wx.calls.Store(0)
+	if _, err := d.Code2Session(ctx, "code-after"); err != nil || wx.calls.Load() != 0 {
+		t.Fatalf("a resend within the window made %d calls (err %v), want an answer from memory", wx.calls.Load(), err)
+	}
+	clock.Advance(31 * time.Second) // 61s after code-after was exchanged
+	if _, err := d.Code2Session(ctx, "code-after"); err != nil {
+		t.Fatal(err)
+	}
+	if n := wx.calls.Load(); n != 1 {
+		t.Errorf("a resend 61s after the exchange, with a window of 60s, made %d WeChat calls, want 1: the answer outlived its window", n)
+	}
+	// The fresh answer is remembered for a window of its own.
+	wx.calls.Store(0)
+	clock.Advance(59 * time.Second)
+	if _, err := d.Code2Session(ctx, "code-after"); err != nil || wx.calls.Load() != 0 {
+		t.Errorf("a resend within the new window made %d calls (err %v), want 0", wx.calls.Load(), err)
+	}
+}

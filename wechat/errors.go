@@ -3,8 +3,8 @@ package wechat
 import (
 	"errors"
 	"fmt"
-	"strconv"
-	"unicode/utf8"
+
+	"github.com/wxlogin/wxlogin/internal/text"
 )
 
 // Sentinel errors classify every failure of a WeChat call. An *APIError
@@ -88,13 +88,4 @@ const maxUpstreamText = 200
 
 // clip cuts s to at most maxUpstreamText bytes, on a UTF-8 boundary, and
 // says how much it left out.
-func clip(s string) string {
-	if len(s) <= maxUpstreamText {
-		return s
-	}
-	cut := maxUpstreamText
-	for cut > 0 && !utf8.RuneStart(s[cut]) {
-		cut--
-	}
-	return s[:cut] + "…(" + strconv.Itoa(len(s)-cut) + " more bytes)"
-}
+func clip(s string) string { return text.Clip(s, maxUpstreamText) }
