@@ -160,7 +160,7 @@ func (s *Sealer) Open(appid, openid, sealed string) (string, error) {
 		return "", ErrSealed
 	}
 	k := s.byID[rest[:keyIDLen]]
-	raw, err := b64.DecodeString(rest[keyIDLen+1:])
+	raw, err := sealEncoding.DecodeString(rest[keyIDLen+1:])
 	if k == nil || err != nil || len(raw) < chacha20poly1305.NonceSizeX+chacha20poly1305.Overhead {
 		return "", ErrSealed
 	}
@@ -172,10 +172,15 @@ func (s *Sealer) Open(appid, openid, sealed string) (string, error) {
 	return string(pt), nil
 }
 
+// sealEncoding decodes sk values strictly: unpadded base64url whose
+// unused trailing bits are zero, as Seal writes it, so that a value has
+// one spelling only (the same rule as the token's own segments).
+var sealEncoding = b64.Strict()
+
 // openV1 opens base64url(nonce ‖ ciphertext ‖ tag) of AES-256-GCM, the
 // first format, which names no key: each secret is tried in turn.
 func (s *Sealer) openV1(appid, openid, sealed string) (string, error) {
-	raw, err := b64.DecodeString(sealed)
+	raw, err := sealEncoding.DecodeString(sealed)
 	const ns = 12 // GCM's standard nonce
 	if err != nil || len(raw) < ns+16 {
 		return "", ErrSealed
