@@ -18,14 +18,10 @@ type App struct {
 	UserAPI UserAPI // its calls with its access token; nil answers internal_error
 }
 
-// newApps indexes the apps of d: Deps.AppID's (when set) and Deps.Apps.
+// newApps indexes d.Apps by AppID.
 func newApps(d Deps) (map[string]*App, error) {
-	list := d.Apps
-	if d.AppID != "" {
-		list = append([]App{{AppID: d.AppID, WeChat: d.WeChat, Tokens: d.Tokens, UserAPI: d.UserAPI}}, list...)
-	}
-	apps := make(map[string]*App, len(list))
-	for _, a := range list {
+	apps := make(map[string]*App, len(d.Apps))
+	for _, a := range d.Apps {
 		if a.AppID == "" || apps[a.AppID] != nil {
 			return nil, errors.New("handlers: an app's AppID is empty or given twice")
 		}

@@ -49,7 +49,7 @@ func newHookEnv(t *testing.T, o hookOptions) (*odEnv, *claimstest.Server) {
 		// server believes and passes on to the hook.
 		d.TrustedProxies = []netip.Prefix{netip.MustParsePrefix("127.0.0.0/8")}
 		if o.reuse {
-			d.WeChat = wechat.NewCodeDedup(d.WeChat, wechat.CodeDedupConfig{AppID: d.AppID, Window: time.Minute})
+			d.Apps[0].WeChat = wechat.NewCodeDedup(d.Apps[0].WeChat, wechat.CodeDedupConfig{AppID: d.Apps[0].AppID, Window: time.Minute})
 		}
 	}})
 	return e, hook

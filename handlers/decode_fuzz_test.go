@@ -167,7 +167,8 @@ func FuzzLogin(f *testing.F) {
 	logs := &fzLogs{}
 	h, err := handlers.New(handlers.Deps{
 		Logger: slog.New(slog.NewJSONHandler(logs, nil)),
-		AppID:  appID, Issuer: issuer, WeChat: wx, Tokens: iss, Verifier: ver, Keys: []token.Key{iss.Key()},
+		Issuer: issuer, Verifier: ver, Keys: []token.Key{iss.Key()},
+		Apps: []handlers.App{{AppID: appID, WeChat: wx, Tokens: iss}},
 	})
 	if err != nil {
 		f.Fatal(err)

@@ -40,8 +40,8 @@ func deduped(t *testing.T, window time.Duration, clock *fakeClock, opts testOpti
 	var dedup *wechat.CodeDedup
 	dups := &dupCounts{}
 	opts.deps = func(d *handlers.Deps) {
-		dedup = wechat.NewCodeDedup(d.WeChat, wechat.CodeDedupConfig{Window: window, Now: clock.Now, OnDuplicate: dups.add})
-		d.WeChat = dedup
+		dedup = wechat.NewCodeDedup(d.Apps[0].WeChat, wechat.CodeDedupConfig{Window: window, Now: clock.Now, OnDuplicate: dups.add})
+		d.Apps[0].WeChat = dedup
 	}
 	return newTestServer(t, opts), dedup, dups
 }

@@ -97,7 +97,7 @@ func TestUpstreamFaultsMapAndDoNotLeak(t *testing.T) {
 			}
 			hc := wechat.NewHTTPClient()
 			ts := newTestServer(t, testOptions{deps: func(d *handlers.Deps) {
-				d.WeChat = wechat.New(wechat.Config{BaseURL: baseURL, AppID: appID, Secret: secret, HTTPClient: hc, Timeout: 300 * time.Millisecond})
+				d.Apps[0].WeChat = wechat.New(wechat.Config{BaseURL: baseURL, AppID: appID, Secret: secret, HTTPClient: hc, Timeout: 300 * time.Millisecond})
 			}})
 
 			const n = 8

@@ -49,21 +49,14 @@ type Verifier interface {
 // struct rather than a parameter list because it grows with the API.
 type Deps struct {
 	Logger    *slog.Logger
-	AppID     string      // the mini program's AppID, when it serves one (see Apps)
 	Issuer    string      // the iss claim and base URL of the discovery document
-	WeChat    WeChat      // jscode2session and friends
-	Tokens    Issuer      // signs tokens
 	Verifier  Verifier    // verifies bearer tokens, of every app served
 	Keys      []token.Key // every published verification key
 	Readiness *Readiness  // flips /readyz during shutdown; nil means always ready
 
-	// UserAPI serves /v1/phone and /v1/session/check; without it those
-	// answer internal_error.
-	UserAPI UserAPI
-
-	// Apps are the mini programs served beside AppID's (whose WeChat,
-	// Tokens and UserAPI are the fields above), or instead of it when
-	// AppID is empty. With more than one app, a login must name its app.
+	// Apps are the mini programs served, each with its own WeChat client,
+	// issuer and UserAPI. With more than one app, a login must name its
+	// app.
 	Apps []App
 
 	// Claims is the team's claims hook, called after every code and phone
@@ -152,9 +145,6 @@ func New(d Deps) (http.Handler, error) {
 	}
 	if d.Metrics == nil {
 		d.Metrics = noMetrics{}
-	}
-	if d.UserAPI == nil {
-		d.UserAPI = noUserAPI{}
 	}
 	if d.RateLimit < 0 || d.UserRateLimit < 0 || d.UserIPRateLimit < 0 {
 		return nil, errors.New("handlers: negative rate limit")

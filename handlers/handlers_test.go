@@ -76,8 +76,8 @@ func newTestServer(t *testing.T, opts testOptions) *testServer {
 	ready := &handlers.Readiness{}
 	deps := handlers.Deps{
 		Logger: slog.New(slog.NewJSONHandler(captureLogs(logs), nil)),
-		AppID:  appID, Issuer: issuer, WeChat: client, Tokens: iss, Verifier: ver,
-		Keys: []token.Key{iss.Key()}, Readiness: ready,
+		Issuer: issuer, Verifier: ver, Keys: []token.Key{iss.Key()}, Readiness: ready,
+		Apps: []handlers.App{{AppID: appID, WeChat: client, Tokens: iss}},
 	}
 	if opts.deps != nil {
 		opts.deps(&deps)

@@ -50,7 +50,8 @@ func benchHandler(b *testing.B, wx handlers.WeChat) http.Handler {
 	iss, ver, _ := benchIssuer(b)
 	h, err := handlers.New(handlers.Deps{
 		Logger: slog.New(slog.NewJSONHandler(io.Discard, nil)),
-		AppID:  appID, Issuer: issuer, WeChat: wx, Tokens: iss, Verifier: ver, Keys: []token.Key{iss.Key()},
+		Issuer: issuer, Verifier: ver, Keys: []token.Key{iss.Key()},
+		Apps: []handlers.App{{AppID: appID, WeChat: wx, Tokens: iss}},
 	})
 	if err != nil {
 		b.Fatal(err)

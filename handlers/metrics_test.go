@@ -19,7 +19,7 @@ func TestMetricsEndpoint(t *testing.T) {
 		observe: m.WeChatCall,
 		deps: func(d *handlers.Deps) {
 			d.Metrics, d.MetricsHandler, d.RateLimit = m, m.Handler(), 3
-			d.WeChat = wechat.NewCodeDedup(d.WeChat, wechat.CodeDedupConfig{Window: time.Minute, OnDuplicate: m.CodeDuplicate})
+			d.Apps[0].WeChat = wechat.NewCodeDedup(d.Apps[0].WeChat, wechat.CodeDedupConfig{Window: time.Minute, OnDuplicate: m.CodeDuplicate})
 		},
 	})
 	code := ts.wx.Code("olga")

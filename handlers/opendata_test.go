@@ -85,8 +85,8 @@ func newODEnv(t *testing.T, o odOptions) *odEnv {
 	logs := &logBuffer{}
 	deps := handlers.Deps{
 		Logger: slog.New(slog.NewJSONHandler(captureLogs(logs), nil)),
-		AppID:  o.appID, Issuer: odIssuer, WeChat: client, Tokens: iss, Verifier: ver,
-		Keys: []token.Key{iss.Key()}, UserAPI: &wechat.UserAPI{Client: client, Tokens: cache},
+		Issuer: odIssuer, Verifier: ver, Keys: []token.Key{iss.Key()},
+		Apps: []handlers.App{{AppID: o.appID, WeChat: client, Tokens: iss, UserAPI: &wechat.UserAPI{Client: client, Tokens: cache}}},
 	}
 	if o.deps != nil {
 		o.deps(&deps)

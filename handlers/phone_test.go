@@ -319,7 +319,8 @@ func TestSessionCheck(t *testing.T) {
 func TestUserAPINotConfigured(t *testing.T) {
 	e := newODEnv(t, odOptions{})
 	tok, _ := e.loginAs(t, "kim")
-	h, err := handlers.New(handlers.Deps{AppID: odAppID, Issuer: odIssuer, Tokens: e.iss, Verifier: e.ver, Keys: []token.Key{e.iss.Key()}})
+	h, err := handlers.New(handlers.Deps{Issuer: odIssuer, Verifier: e.ver, Keys: []token.Key{e.iss.Key()},
+		Apps: []handlers.App{{AppID: odAppID, Tokens: e.iss}}})
 	if err != nil {
 		t.Fatal(err)
 	}

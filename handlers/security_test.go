@@ -139,7 +139,7 @@ func TestReplayFromAnotherClientIsInvalidCode(t *testing.T) {
 func TestReplayBucketIsTheClientIPOr64(t *testing.T) {
 	ts := newTestServer(t, testOptions{deps: func(d *handlers.Deps) {
 		d.TrustedProxies = []netip.Prefix{netip.MustParsePrefix("127.0.0.1/32")}
-		d.WeChat = wechat.NewCodeDedup(d.WeChat, wechat.CodeDedupConfig{Window: time.Minute})
+		d.Apps[0].WeChat = wechat.NewCodeDedup(d.Apps[0].WeChat, wechat.CodeDedupConfig{Window: time.Minute})
 	}})
 	local := clientAt(t, "127.0.0.1")
 	for _, tc := range []struct {

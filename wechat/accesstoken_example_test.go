@@ -18,7 +18,7 @@ func ExampleNewTokenCache() {
 			return client.StableAccessToken(ctx, false) // never force_refresh here
 		},
 	})
-	_ = &wechat.UserAPI{Client: client, Tokens: tokens} // handlers.Deps{UserAPI: …}
+	_ = &wechat.UserAPI{Client: client, Tokens: tokens} // handlers.App{UserAPI: …}
 }
 
 // A deployment whose access tokens come from a central token service
