@@ -464,6 +464,7 @@ func TestAppsConfigErrors(t *testing.T) {
 		{"no colon", map[string]string{"WXLOGIN_APPS": gameID + gameSecret}, "WXLOGIN_APPS: item 1 is not appid:secret"},
 		{"no AppID", map[string]string{"WXLOGIN_APPS": gameID + ":" + gameSecret + ",:" + cardSecret}, "WXLOGIN_APPS: item 2 is not appid:secret"},
 		{"AppID with a space", map[string]string{"WXLOGIN_APPS": "wx game:" + gameSecret}, "WXLOGIN_APPS: item 1 is not appid:secret"},
+		{"blank WXLOGIN_APPS", map[string]string{"WXLOGIN_APPID": "", "WXLOGIN_SECRET": "", "WXLOGIN_APPS": " \n"}, "WXLOGIN_APPID: required, not set"},
 		{"no pair at all", map[string]string{"WXLOGIN_APPID": "", "WXLOGIN_SECRET": "", "WXLOGIN_APPS": " , "}, "WXLOGIN_APPS: holds no appid:secret pair"},
 		{"both forms", map[string]string{"WXLOGIN_APPS": gameID + ":" + gameSecret, "WXLOGIN_APPS_FILE": appsFile}, "WXLOGIN_APPS and WXLOGIN_APPS_FILE are both set"},
 		{"unreadable file", map[string]string{"WXLOGIN_APPS_FILE": filepath.Join(dir, "nope")}, "WXLOGIN_APPS_FILE: cannot read"},
@@ -607,6 +608,17 @@ func other(appid string) string {
 		return gameID
 	}
 	return shopID
+}
+
+// TestRunDevModeBlankApps: a blank WXLOGIN_APPS is unset in dev mode
+// too, which then serves its own AppID.
+func TestRunDevModeBlankApps(t *testing.T) {
+	clearEnv(t, map[string]string{"WXLOGIN_ADDR": "127.0.0.1:0", "WXLOGIN_APPS": " "})
+	base, _, stop := startRun(t, "-dev")
+	defer stop()
+	if status, ans := postLogin(t, base, "any-code"); status != 200 {
+		t.Fatalf("dev login with a blank WXLOGIN_APPS: %d %v", status, ans["code"])
+	}
 }
 
 // TestRunDevModeTwoApps: dev mode serves every AppID of WXLOGIN_APPS from

@@ -222,7 +222,7 @@ func (c *Config) Validate() error {
 		missing("SECRET")
 	case c.AppID == "" && c.Secret != "":
 		bad("APPID", "required with WXLOGIN_SECRET, not set")
-	case c.AppID == "" && c.Apps == "":
+	case c.AppID == "" && !c.namesApps():
 		bad("APPID", "required, not set (or list the apps in WXLOGIN_APPS)")
 		bad("SECRET", "required, not set (or list the apps in WXLOGIN_APPS)")
 	}
@@ -353,6 +353,11 @@ func (c *Config) appsVars() appsVars {
 	return appsVars{AppID: c.AppID, Secret: string(c.Secret), Apps: string(c.Apps), Audiences: c.Audiences, Audience: c.Audience}
 }
 
+// namesApps reports whether WXLOGIN_APPS (or its file) holds anything but
+// white space: a blank value, such as a file holding only a newline,
+// counts as unset.
+func (c *Config) namesApps() bool { return strings.TrimSpace(string(c.Apps)) != "" }
+
 // apps are every app served (see resolveApps).
 func (c *Config) apps() []appConfig {
 	return resolveApps(c.appsVars(), func(string, string, ...any) {})
@@ -362,7 +367,8 @@ func (c *Config) logLevel() (slog.Level, error) {
 	var level slog.Level
 	switch strings.ToLower(c.LogLevel) {
 	case "debug", "info", "warn", "error":
-		return level, level.UnmarshalText([]byte(c.LogLevel))
+		err := level.UnmarshalText([]byte(c.LogLevel))
+		return level, err
 	}
 	return level, errors.New("unknown level")
 }

@@ -29,7 +29,7 @@ const devWarning = "DEVELOPMENT MODE: WeChat is faked in process and keys are ge
 // signing key and session-key secret, text logs, and the fake WeChat. The
 // issuer is the local URL (issuerURL).
 func (c *Config) applyDev() error {
-	if c.AppID == "" && c.Apps == "" {
+	if c.AppID == "" && !c.namesApps() {
 		c.AppID = devAppID
 	}
 	if c.AppID != "" && c.Secret == "" {
