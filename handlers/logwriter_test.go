@@ -39,3 +39,16 @@ func (l *logBuffer) waitFor(t *testing.T, s string) string {
 		time.Sleep(5 * time.Millisecond)
 	}
 }
+
+// lastLogLine returns the last line of logs that holds s.
+func lastLogLine(t *testing.T, logs, s string) string {
+	t.Helper()
+	lines := strings.Split(logs, "\n")
+	for i := len(lines) - 1; i >= 0; i-- {
+		if strings.Contains(lines[i], s) {
+			return lines[i]
+		}
+	}
+	t.Fatalf("no log line holds %s:\n%s", s, logs)
+	return ""
+}

@@ -236,6 +236,12 @@ func TestUserRateLimit(t *testing.T) {
 	// Decrypting counts too, and another user still gets through.
 	status, hdr, body := e.callFrom(t, local, "/v1/decrypt", tok, `{"encryptedData":"AAAA","iv":"AAAA"}`)
 	odProblem(t, status, hdr, body, 429, handlers.CodeRateLimited)
+	// The token was verified before the limit answered: its app is in
+	// the log line of the 429.
+	line := lastLogLine(t, e.logs.waitFor(t, `"route":"/v1/decrypt"`), `"route":"/v1/decrypt"`)
+	if !strings.Contains(line, `"status":429`) || !strings.Contains(line, `"app":"`+e.appID+`"`) {
+		t.Errorf("log line of the per-user 429 %s; want status 429 and app %s", line, e.appID)
+	}
 	other, _ := e.loginAs(t, "bystander")
 	if status, _, body := e.callFrom(t, local, "/v1/session/check", other, ""); status != 200 {
 		t.Errorf("another user: %d %s; want 200", status, body)

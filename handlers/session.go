@@ -7,17 +7,23 @@ import (
 	"github.com/wxlogin/wxlogin/token"
 )
 
-// bearer verifies the request's Authorization: Bearer token (the
-// contract is token's: BearerToken, ErrorDetail, Challenge).
+// bearer verifies the request's Authorization: Bearer token (the contract
+// is token's: BearerToken, ErrorDetail, Challenge) and records its app
+// for the request's log line.
 func (s *server) bearer(r *http.Request) (*token.Claims, error) {
 	if c, ok := token.FromContext(r.Context()); ok {
-		return c, nil // verified by limitUsers
+		return c, nil // verified, and its app recorded, by limitUsers
 	}
 	tok, err := token.BearerToken(r)
 	if err != nil {
 		return nil, err
 	}
-	return s.Verifier.Verify(tok)
+	c, err := s.Verifier.Verify(tok)
+	if err != nil {
+		return nil, err
+	}
+	setApp(r.Context(), c.AppID) // signed by this server, so safe to log
+	return c, nil
 }
 
 type sessionResponse struct {
@@ -38,7 +44,6 @@ func (s *server) handleSession() http.HandlerFunc {
 			s.writeError(w, r, err)
 			return
 		}
-		setApp(r.Context(), c.AppID)
 		writeJSON(w, sessionResponse{
 			Subject:   c.Subject,
 			OpenID:    c.OpenID(),
