@@ -82,8 +82,9 @@ func (s *server) logRequests(next http.Handler) http.Handler {
 // the same form ("host/0123456789-000042": the host name, a random tag
 // per process, a counter); like it, a request that comes
 // with an X-Request-Id header keeps that id, but only from a trusted proxy
-// (one that traces requests) and only when it looks like one (see
-// validRequestID).
+// (one that traces requests) and only when it looks like one
+// (text.IsID): anything else would let a client write arbitrary text
+// into the logs and problem documents.
 type requestIDs struct {
 	prefix string
 	n      atomic.Uint64
@@ -102,7 +103,7 @@ func newRequestIDs() *requestIDs {
 // next returns claimed, the X-Request-Id of a trusted proxy, when it is
 // a valid id, and otherwise a new id.
 func (ids *requestIDs) next(claimed string) string {
-	if validRequestID(claimed) {
+	if text.IsID(claimed) {
 		return claimed
 	}
 	return fmt.Sprintf("%s%06d", ids.prefix, ids.n.Add(1))
@@ -168,11 +169,3 @@ const maxMethodLen = 16
 // boundedMethod returns m, cut to maxMethodLen bytes. net/http admits
 // only token characters in a method, so it needs no escaping.
 func boundedMethod(m string) string { return text.Ellipsis(m, maxMethodLen) }
-
-// maxRequestIDLen bounds a request id taken from X-Request-Id.
-const maxRequestIDLen = text.MaxIDLen
-
-// validRequestID accepts an X-Request-Id worth logging and echoing
-// (text.IsID). Anything else is replaced with an id of ours, so a client
-// cannot write arbitrary text into the logs and problem documents.
-func validRequestID(id string) bool { return text.IsID(id) }

@@ -4,7 +4,10 @@ import (
 	"net/http/httptest"
 	"net/netip"
 	"regexp"
+	"strings"
 	"testing"
+
+	"github.com/wxlogin/wxlogin/internal/text"
 )
 
 // Request ids keep the form chi's middleware.RequestID gives them, are
@@ -34,7 +37,7 @@ func TestRequestIDs(t *testing.T) {
 	// answers: the request gets an id of ours.
 	for _, bad := range []string{
 		"line\nbreak", `{"level":"ERROR"}`, "with space", "code=0a1B2c3D4e5F6g7H8i9J0k1L2m3N4o5P6\u0000",
-		string(make([]byte, maxRequestIDLen+1)), "ünïcode",
+		strings.Repeat("a", text.MaxIDLen+1), "ünïcode",
 	} {
 		if id := ids.next(bad); id == bad || !form.MatchString(id) {
 			t.Errorf("X-Request-Id %q: id %q, want one of ours", bad, id)
