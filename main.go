@@ -4,7 +4,8 @@
 // that downstream APIs verify it with.
 //
 //	wxlogin [serve] [-dev]   serve HTTP (configuration: WXLOGIN_* variables)
-//	wxlogin keygen [-ed25519] print fresh key material as WXLOGIN_…=… lines
+//	wxlogin keygen [-ed25519] [-shell]
+//	                          print fresh key material as WXLOGIN_…=… lines
 //	wxlogin healthcheck       exit 0 when the local server is healthy
 //	wxlogin -h                print every variable with its default
 package main
