@@ -11,22 +11,19 @@ import (
 var docVariable = regexp.MustCompile("`(" + envPrefix + "_[A-Z0-9_]+)`")
 
 // documentedVariables reads docs/configuration.md: the variables of the
-// table rows under "## Every variable", and those under "## Coming with
-// the contract" (rows written ahead of the code that adds them).
-func documentedVariables(t *testing.T) (current, coming map[string]bool) {
+// table rows under "## Every variable".
+func documentedVariables(t *testing.T) map[string]bool {
 	t.Helper()
 	b, err := os.ReadFile("docs/configuration.md")
 	if err != nil {
 		t.Fatal(err)
 	}
-	current, coming = map[string]bool{}, map[string]bool{}
+	current := map[string]bool{}
 	var into map[string]bool
 	for _, line := range strings.Split(string(b), "\n") {
 		switch {
 		case strings.HasPrefix(line, "## Every variable"):
 			into = current
-		case strings.HasPrefix(line, "## Coming with the contract"):
-			into = coming
 		case strings.HasPrefix(line, "## "):
 			into = nil
 		case into != nil && strings.HasPrefix(line, "| `"):
@@ -39,20 +36,16 @@ func documentedVariables(t *testing.T) (current, coming map[string]bool) {
 	if len(current) == 0 {
 		t.Fatal(`docs/configuration.md has no table rows under "## Every variable"`)
 	}
-	return current, coming
+	return current
 }
 
 func TestConfigurationDocMatchesHelp(t *testing.T) {
-	current, coming := documentedVariables(t)
+	current := documentedVariables(t)
 	inHelp := map[string]bool{}
 	for _, r := range helpVariables(t) {
 		inHelp[r.name] = true
 		if !current[r.name] {
-			if coming[r.name] {
-				t.Errorf("%s is in wxlogin -h now: move its row in docs/configuration.md from \"Coming with the contract\" to \"Every variable\"", r.name)
-			} else {
-				t.Errorf("%s is in wxlogin -h but not in docs/configuration.md", r.name)
-			}
+			t.Errorf("%s is in wxlogin -h but not in docs/configuration.md", r.name)
 		}
 	}
 	for name := range current {
