@@ -66,7 +66,8 @@ type Request struct {
 	// Sub, on a phone event, is the subject of the user's current token.
 	Sub string `json:"sub,omitempty"`
 	// Claims, on a phone event, are the hook's claims in the user's
-	// current token.
+	// current token. ConstructEvent decodes their numbers as json.Number,
+	// so that a hook answering them back gives them digit for digit.
 	Claims map[string]any `json:"claims,omitempty"`
 }
 

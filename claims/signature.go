@@ -1,11 +1,9 @@
 package claims
 
 import (
-	"bytes"
 	"crypto/hmac"
 	"crypto/sha256"
 	"encoding/hex"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"strconv"
@@ -177,7 +175,7 @@ func (v Verifier) ConstructEvent(body []byte, header string) (Request, error) {
 		return Request{}, err
 	}
 	var r Request
-	if err := json.NewDecoder(bytes.NewReader(body)).Decode(&r); err != nil {
+	if err := decodeOne(body, &r); err != nil {
 		return Request{}, fmt.Errorf("claims: decode request: %w", err)
 	}
 	return r, nil

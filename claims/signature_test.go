@@ -2,6 +2,7 @@ package claims_test
 
 import (
 	"bytes"
+	"encoding/json"
 	"errors"
 	"strings"
 	"testing"
@@ -101,6 +102,18 @@ func TestConstructEvent(t *testing.T) {
 		Claims: map[string]any{"roles": []any{"visitor"}}}
 	if g, w := mustJSON(t, got), mustJSON(t, want); g != w {
 		t.Errorf("got %s, want %s", g, w)
+	}
+	// Numbers come as json.Number, digit for digit, for the hook to
+	// answer them back unchanged.
+	big := []byte(`{"event":"phone","appid":"wx1","openid":"o1","sub":"42","claims":{"id":12345678901234567890}}`)
+	got, err = v.ConstructEvent(big, claims.Sign(testKey, big, t0))
+	if err != nil || got.Claims["id"] != json.Number("12345678901234567890") {
+		t.Errorf("claims %#v, %v; want id as json.Number 12345678901234567890", got.Claims, err)
+	}
+	// Nothing may follow the one JSON object.
+	trailing := append(append([]byte{}, body...), []byte(` {}`)...)
+	if _, err := v.ConstructEvent(trailing, claims.Sign(testKey, trailing, t0)); err == nil {
+		t.Error("a request with trailing data was decoded")
 	}
 	// A body that does not verify is not decoded.
 	if _, err := v.ConstructEvent(body, claims.Sign(bytes.Repeat([]byte("o"), 32), body, t0)); !errors.Is(err, claims.ErrNoValidSignature) {
