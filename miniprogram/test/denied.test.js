@@ -72,3 +72,14 @@ test('decrypt(): when the re-login after a stale key is denied, login_denied, no
   assert.equal(requestsTo(h.wx, 'POST', '/v1/decrypt').length, 1)
   assert.equal(requestsTo(h.wx, 'POST', '/v1/login').length, 2)
 })
+
+test('phone(): login_denied rejects once, and the current token stays', async () => {
+  const h = createHarness()
+  const before = await h.auth.getToken()
+  h.server.script['POST /v1/phone'] = denied
+  await assert.rejects(h.auth.phone('phone-code'), isDenied)
+  assert.equal(requestsTo(h.wx, 'POST', '/v1/phone').length, 1, 'not retried')
+  assert.equal(requestsTo(h.wx, 'POST', '/v1/login').length, 1, 'no login after it')
+  assert.equal(h.wx.storage.has(h.key), true)
+  assert.equal(await h.auth.getToken(), before)
+})
