@@ -164,14 +164,9 @@ func (l *lab) compare(ctx context.Context, w io.Writer) error {
 	return nil
 }
 
-// medianSpread sorts vs and prints their median, with the min and max.
+// medianSpread prints the median of vs, with the min and max.
 func medianSpread(vs []float64, format func(float64) string) string {
-	slices.Sort(vs)
-	med := vs[len(vs)/2]
-	if len(vs)%2 == 0 {
-		med = (vs[len(vs)/2-1] + med) / 2
-	}
-	return fmt.Sprintf("%s (min %s, max %s)", format(med), format(vs[0]), format(vs[len(vs)-1]))
+	return fmt.Sprintf("%s (min %s, max %s)", format(median(vs)), format(slices.Min(vs)), format(slices.Max(vs)))
 }
 
 func verdict(ok bool) string {
@@ -347,9 +342,9 @@ func signingInput(key *ecdsa.PrivateKey) string {
 	return t.Token[:strings.LastIndexByte(t.Token, '.')]
 }
 
-// median returns the median of xs, which it sorts.
+// median returns the median of xs and leaves xs in its order.
 func median(xs []float64) float64 {
-	slices.Sort(xs)
+	xs = slices.Sorted(slices.Values(xs))
 	n := len(xs)
 	if n%2 == 1 {
 		return xs[n/2]

@@ -6,8 +6,10 @@ import (
 	"crypto/ecdsa"
 	"crypto/elliptic"
 	"crypto/rand"
+	"fmt"
 	"math/big"
 	"os"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -143,5 +145,20 @@ func TestMeasureSignSignsAsTheIssuer(t *testing.T) {
 		if s := new(big.Int).SetBytes(sig[32:]); s.Cmp(half) > 0 {
 			t.Fatal("a high-s signature: measureSign does not sign as the issuer does")
 		}
+	}
+}
+
+// The per-round figures are printed after the median is taken, in round
+// order, each ratio beside its own round's: median leaves its input alone.
+func TestMedianKeepsRoundOrder(t *testing.T) {
+	rounds := []float64{0.9, 0.7, 1.1, 0.8}
+	if got := median(rounds); got < 0.8499 || got > 0.8501 {
+		t.Errorf("median %v, want 0.85", got)
+	}
+	if want := []float64{0.9, 0.7, 1.1, 0.8}; !slices.Equal(rounds, want) {
+		t.Errorf("rounds %v after median, want %v", rounds, want)
+	}
+	if got := medianSpread(rounds, func(v float64) string { return fmt.Sprintf("%.2f", v) }); got != "0.85 (min 0.70, max 1.10)" {
+		t.Errorf("medianSpread %q", got)
 	}
 }
