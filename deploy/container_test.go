@@ -511,10 +511,11 @@ func TestKubePlay(t *testing.T) {
 	_, keys := productionSecrets(t, image, "kube-play-appsecret")
 	secret := secretTemplate(t)
 	secret.StringData = map[string]string{
-		"appsecret":          "kube-play-appsecret",
-		"signing-key":        keys["WXLOGIN_SIGNING_KEY"],
-		"session-key-secret": keys["WXLOGIN_SESSION_KEY_SECRET"],
-		"verify-keys":        "",
+		"appsecret":               "kube-play-appsecret",
+		"signing-key":             keys["WXLOGIN_SIGNING_KEY"],
+		"session-key-secret":      keys["WXLOGIN_SESSION_KEY_SECRET"],
+		"verify-keys":             "",
+		"old-session-key-secrets": "",
 	}
 	secretFile := filepath.Join(t.TempDir(), "secret.yaml")
 	if err := os.WriteFile(secretFile, podmanSecret(t, secret), 0o600); err != nil {
