@@ -12,13 +12,13 @@ import (
 )
 
 // DefaultCodeDedupEntries bounds how many recent answers a CodeDedup
-// remembers when its config does not say: some 250 bytes each, about
-// 1 MB in all. A client resends within seconds of giving up, so the
-// bound covers the whole window up to some 70 logins a second on one
-// instance, and a few seconds at a thousand; a resend that comes later
-// gets WeChat's 40163 (invalid_code) and logs in afresh, as without the
-// cache. The bound keeps peak memory under load within twice that of a
-// plain server doing the same exchange (bench/README.md).
+// remembers when its config does not say: about 1.4 MiB when full,
+// growing to about 5.2 MiB on a long-lived instance as Go's map keeps
+// room from deleted entries (measured after 2 million stores). A client
+// resends within seconds of giving up, so the bound covers the whole
+// window up to some 70 logins a second on one instance, and a few seconds
+// at a thousand; a resend that comes later gets WeChat's 40163
+// (invalid_code) and logs in afresh, as without the cache.
 const DefaultCodeDedupEntries = 4096
 
 // Exchanger exchanges a wx.login code for a Session: *Client, or a
