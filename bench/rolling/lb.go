@@ -168,7 +168,7 @@ func (l *lb) run(ctx context.Context, front string) error {
 		return err
 	}
 
-	// The rotations of the README's "Key rotation" and docs/sealing.md,
+	// The rotations of docs/tokens.md#key-rotation and docs/sealing.md,
 	// together: the next key and secret
 	// from `wxlogin keygen`; first published, then current.
 	next, err := keygen(ctx, l.p.Wxlogin)

@@ -13,7 +13,7 @@
 //  1. each replica in turn is replaced: SIGTERM, wait for its exit,
 //     start a new one on the same port, wait for /readyz;
 //  2. a rotation of the signing key and of the session-key secret, as
-//     the docs describe them (the README's "Key rotation",
+//     the docs describe them (docs/tokens.md#key-rotation,
 //     docs/sealing.md), is rolled out the same way: first the next key
 //     and secret are published (they verify and open, they do not sign
 //     or seal), then they sign and seal while the old ones still verify
