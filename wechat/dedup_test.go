@@ -297,10 +297,17 @@ func TestDedupKeyedByAppAndCode(t *testing.T) {
 	if d.Len() != 2 || g.Len() != 2 {
 		t.Errorf("Len %d, %d; want 2 in the shared cache", d.Len(), g.Len())
 	}
-	// The AppID and the code are kept apart: "wxshop"+"x" is not "wxshopx"+"".
-	h := d.ForApp("wxshopx", &appWeChat{app: "shopx"})
-	if s, _ := h.Code2Session(ctx, ""); s.OpenID != "shopx-" {
+	// The AppID is kept apart from what follows it: app "wx1" with code
+	// "0123456789abc" and no caller, and app "wx" with caller
+	// "0123456789" and code "abc", would spell the same key
+	// ("wx10:0123456789abc") without the NUL after the AppID.
+	one := d.ForApp("wx1", &appWeChat{app: "one"})
+	if s, _ := one.Code2Session(ctx, "0123456789abc"); s.OpenID != "one-0123456789abc" {
 		t.Errorf("answer %q", s.OpenID)
+	}
+	two := d.ForApp("wx", &appWeChat{app: "two"})
+	if s, _ := two.Code2Session(wechat.WithCaller(ctx, "0123456789"), "abc"); s.OpenID != "two-abc" {
+		t.Errorf("answer %q: another app's answer replayed", s.OpenID)
 	}
 
 	// In flight: the shop's call for a code is held; the game's call for

@@ -145,7 +145,7 @@ func New(opts Options) *Fake {
 
 // App is one mini program the fake serves: its users' codes, ids,
 // session_keys and open data. The Fake's own methods of the same names
-// are those of its first app, Options.AppID.
+// are those of its first app, Options.AppID, but for UnionID.
 type App struct {
 	f   *Fake
 	cfg AppConfig
@@ -206,7 +206,8 @@ func (f *Fake) Code(user string) string { return f.first.Code(user) }
 // OpenID returns the openid the first app gives user.
 func (f *Fake) OpenID(user string) string { return f.first.OpenID(user) }
 
-// UnionID returns the unionid of user, the same in every app.
+// UnionID returns the unionid of user, the same in every app, whether or
+// not an app hands it out (App.UnionID gives "" for an app that does not).
 func (f *Fake) UnionID(user string) string { return derive("open-platform/unionid", user, 'u') }
 
 // SessionKey returns the current session_key of openid in the first app,
