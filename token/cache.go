@@ -8,8 +8,10 @@ import (
 )
 
 // DefaultCacheSize is how many verified tokens Middleware remembers unless
-// told otherwise. A wxlogin token is about 700 bytes, so a full cache
-// holds about 10 MB.
+// told otherwise. A wxlogin token without hook claims is about 700
+// bytes, so a full cache holds about 10 MB; with a claims hook's largest
+// claims (tokens up to MaxTokenSize, and their decoded Extra) it can be
+// ten times that, and WithCacheSize is the knob.
 const DefaultCacheSize = 10_000
 
 // cacheMaxAge bounds how long a verified token is served from the cache,

@@ -125,7 +125,7 @@ func newSealKey(secret []byte) (*sealKey, error) {
 }
 
 // KeyID returns the key id of the current secret, as it appears in the
-// values it seals; operators compare it across replicas during a rotation.
+// values it seals (the "v2.<key id>." prefix of an sk claim).
 func (s *Sealer) KeyID() string { return s.current.id }
 
 func additionalData(version, appid, openid string) []byte {
