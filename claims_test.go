@@ -339,3 +339,29 @@ func startExampleHook(t *testing.T, dsn, secret string) string {
 	t.Fatalf("the example hook did not become healthy:\n%s", stderr.String())
 	return ""
 }
+
+// With WXLOGIN_SUBJECT=unionid, a login to an app that gets no unionid
+// cannot give a token: it is refused before the claims hook is asked,
+// so the hook neither spends a call nor creates a user for it.
+func TestRunUnionIDSubjectAsksNoHookWithoutUnionID(t *testing.T) {
+	wx := newAppsFake(t)
+	hook := claimstest.NewServer()
+	defer hook.Close()
+	env := appsEnv(t, wx)
+	env["WXLOGIN_SUBJECT"] = "unionid"
+	env["WXLOGIN_CLAIMS_URL"] = hook.URL + "/claims"
+	env["WXLOGIN_CLAIMS_SECRET"] = hook.Secret()
+	clearEnv(t, env)
+	base, _, stop := startRun(t)
+	defer stop()
+
+	status, ans := send(t, "POST", base+"/v1/login", "", map[string]string{"code": wx.App(cardID).Code("alice"), "appid": cardID})
+	wantCode(t, "card without unionid", status, ans, 502, "upstream_error")
+	if n := len(hook.Calls()); n != 0 {
+		t.Errorf("the hook was called %d times for a login that cannot get a token", n)
+	}
+	// An app with a unionid still asks the hook.
+	if tok, _ := loginTo(t, base, gameID, wx.App(gameID).Code("alice")); tok == "" || len(hook.Calls()) != 1 {
+		t.Errorf("game login: token %q, %d hook calls; want a token and one call", tok, len(hook.Calls()))
+	}
+}

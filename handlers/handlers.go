@@ -36,6 +36,9 @@ type Issuer interface {
 	// IssueWith signs a token for the user, with the claims hook's sub
 	// and claims and a bound phone number when x has them.
 	IssueWith(openid, unionid, sessionKey string, x token.Extra) (token.Issued, error)
+	// Subject is the sub IssueWith would give without a hook's, or why it
+	// cannot issue a token for this user (token.ErrNoUnionID).
+	Subject(openid, unionid string) (string, error)
 	TTL() time.Duration
 	OpenSessionKey(c *token.Claims) (string, error)
 }

@@ -51,6 +51,12 @@ func (s *server) handleLogin() http.HandlerFunc {
 			s.writeError(w, r, err)
 			return
 		}
+		// A user who cannot get a token (no unionid for a unionid
+		// subject) is refused before the hook is asked about them.
+		if _, err := app.Tokens.Subject(sess.OpenID, sess.UnionID); err != nil {
+			s.writeError(w, r, err)
+			return
+		}
 		// A resent code answered from the resend cache comes here too: the
 		// hook is asked afresh, as the user may have changed since.
 		x, err := s.hookExtra(r, claims.Request{Event: claims.EventLogin, AppID: app.AppID, OpenID: sess.OpenID, UnionID: sess.UnionID}, token.Extra{})

@@ -25,8 +25,9 @@ const (
 // big (the claims hook's checks keep them well below).
 var ErrTooLarge = errors.New("token: the token would be over MaxTokenSize")
 
-// ErrNoUnionID is returned by Issue with SubjectUnionID when WeChat gave
-// no unionid: the app is not bound to an Open Platform account.
+// ErrNoUnionID is returned by Issue and Subject with SubjectUnionID when
+// WeChat gave no unionid: the app is not bound to an Open Platform
+// account.
 var ErrNoUnionID = errors.New("token: no unionid for the subject")
 
 // IssuerConfig holds what an Issuer needs.
@@ -129,17 +130,27 @@ type Extra struct {
 	PhoneNumber string
 }
 
+// Subject returns the sub a token for this user gets unless a claims
+// hook gives one: the openid, or with SubjectUnionID the unionid, and
+// ErrNoUnionID without one. A login asks it before calling the hook, so
+// that a user who cannot get a token costs the hook nothing.
+func (i *Issuer) Subject(openid, unionid string) (string, error) {
+	switch {
+	case openid == "":
+		return "", errors.New("token: empty openid")
+	case i.cfg.Subject != SubjectUnionID:
+		return openid, nil
+	case unionid == "":
+		return "", ErrNoUnionID
+	}
+	return unionid, nil
+}
+
 // IssueWith is Issue with the additions of x.
 func (i *Issuer) IssueWith(openid, unionid, sessionKey string, x Extra) (Issued, error) {
-	if openid == "" {
-		return Issued{}, errors.New("token: empty openid")
-	}
-	sub := openid
-	if i.cfg.Subject == SubjectUnionID {
-		if unionid == "" {
-			return Issued{}, ErrNoUnionID
-		}
-		sub = unionid
+	sub, err := i.Subject(openid, unionid)
+	if err != nil {
+		return Issued{}, err
 	}
 	if x.Subject != "" {
 		sub = x.Subject
